@@ -1,0 +1,510 @@
+"""The `itsm` command: launches the TUI, or runs one scripted command.
+
+This is a contract for scripts and monitoring hooks: flags, JSON fields and exit codes only
+ever grow. Exit codes: 0 ok, 2 bad input, 3 not found, 4 permission denied, 5 conflict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from itsm_tui import output
+from itsm_tui.clock import Clock, SystemClock
+from itsm_tui.config import ConfigError, Settings, resolve_settings
+from itsm_tui.domain.enums import (
+    Criticality,
+    HoldReason,
+    IncidentState,
+    ResolutionCode,
+    Role,
+)
+from itsm_tui.services import directory, incidents
+from itsm_tui.services.errors import ServiceError
+from itsm_tui.services.validation import validate
+from itsm_tui.store.database import Database, open_database
+from itsm_tui.store.models import User
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class Context:
+    """What every command handler gets: parsed args, settings, database, acting user, clock."""
+
+    args: argparse.Namespace
+    settings: Settings
+    database: Database
+    session: Session
+    clock: Clock
+    _actor: User | None = None
+
+    @property
+    def actor(self) -> User:
+        if self._actor is None:
+            self._actor = directory.resolve_actor(self.session, self.clock, self.settings.username)
+        return self._actor
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    def emit(self, human: str, machine: Any) -> None:
+        print(output.to_json(machine) if self.json else human)
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def _global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global flags work before or after the command (`itsm --json incident list` and
+    `itsm incident list --json`); SUPPRESS keeps a subcommand from overwriting the outer value."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--db", metavar="URL", default=default, help="database URL")
+    parser.add_argument("--user", metavar="NAME", default=default, help="act as this user")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print one JSON document",
+    )
+
+
+def _level(value: str) -> int:
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="itsm",
+        description="Keyboard-first IT service management desk. With no command, opens the desk.",
+    )
+    _global_flags(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(
+        group: Any, name: str, handler: Callable[[Context], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=help_text, description=help_text)
+        _global_flags(sub, suppress=True)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command(commands, "init", cmd_init, "create or upgrade the database schema")
+    demo = command(commands, "demo", cmd_demo, "load the demo dataset and open the desk")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    demo.add_argument("--incidents", type=int, default=300, help="incidents to generate")
+    demo.add_argument("--no-launch", action="store_true", help="load the data, do not open")
+
+    # Directory
+    user = commands.add_parser("user", help="users").add_subparsers(dest="action", required=True)
+    sub = command(user, "add", cmd_user_add, "add a user (admin)")
+    sub.add_argument("name")
+    sub.add_argument("--role", required=True, choices=[r.value for r in Role])
+    sub.add_argument("--group", action="append", default=[], metavar="G")
+    sub.add_argument("--display-name", metavar="TEXT")
+    sub.add_argument("--email")
+    command(user, "list", cmd_user_list, "list users")
+
+    group = commands.add_parser("group", help="assignment groups").add_subparsers(
+        dest="action", required=True
+    )
+    sub = command(group, "add", cmd_group_add, "add an assignment group (admin)")
+    sub.add_argument("name")
+    sub.add_argument("--escalates-to", metavar="G")
+    sub.add_argument("--description", default="")
+    command(group, "list", cmd_group_list, "list groups")
+
+    service = commands.add_parser("service", help="business services").add_subparsers(
+        dest="action", required=True
+    )
+    sub = command(service, "add", cmd_service_add, "add a business service (admin)")
+    sub.add_argument("name")
+    sub.add_argument("--criticality", choices=[c.value for c in Criticality], default="medium")
+    sub.add_argument("--description", default="")
+    command(service, "list", cmd_service_list, "list services")
+
+    ci = commands.add_parser("ci", help="configuration items").add_subparsers(
+        dest="action", required=True
+    )
+    sub = command(ci, "add", cmd_ci_add, "add a configuration item (admin)")
+    sub.add_argument("name")
+    sub.add_argument("--service", required=True, metavar="S")
+    sub.add_argument("--class", dest="ci_class", default="server", metavar="CLASS")
+    sub = command(ci, "list", cmd_ci_list, "list configuration items")
+    sub.add_argument("--service", metavar="S")
+
+    # Incidents
+    incident = commands.add_parser("incident", help="incidents").add_subparsers(
+        dest="action", required=True
+    )
+    sub = command(incident, "new", cmd_incident_new, "log an incident")
+    sub.add_argument("--title", required=True)
+    sub.add_argument("--impact", required=True, type=_level, choices=[1, 2, 3])
+    sub.add_argument("--urgency", required=True, type=_level, choices=[1, 2, 3])
+    sub.add_argument("--description", default="")
+    sub.add_argument("--service", metavar="S")
+    sub.add_argument("--ci", metavar="C")
+    sub.add_argument("--category", metavar="K")
+    sub.add_argument("--group", metavar="G")
+    sub.add_argument("--assignee", metavar="U")
+    sub.add_argument("--caller", metavar="C")
+
+    sub = command(incident, "list", cmd_incident_list, "list incidents, newest first")
+    sub.add_argument(
+        "--state", action="append", default=[], choices=[s.value for s in IncidentState]
+    )
+    sub.add_argument(
+        "--priority", action="append", default=[], type=_level, choices=[1, 2, 3, 4, 5]
+    )
+    sub.add_argument("--group", metavar="G")
+    sub.add_argument("--assignee", metavar="U|me|none")
+    sub.add_argument("--search", metavar="TEXT")
+    sub.add_argument("--limit", type=int, default=50)
+
+    sub = command(incident, "show", cmd_incident_show, "show one incident with its journal")
+    sub.add_argument("number")
+
+    sub = command(incident, "update", cmd_incident_update, "change an incident")
+    sub.add_argument("number")
+    sub.add_argument("--state", choices=[s.value for s in IncidentState])
+    sub.add_argument("--hold-reason", choices=[r.value for r in HoldReason])
+    sub.add_argument("--assignee", metavar="U|none")
+    sub.add_argument("--group", metavar="G")
+    sub.add_argument("--impact", type=_level, choices=[1, 2, 3])
+    sub.add_argument("--urgency", type=_level, choices=[1, 2, 3])
+    sub.add_argument("--title")
+    sub.add_argument("--description")
+    sub.add_argument("--service", metavar="S")
+    sub.add_argument("--ci", metavar="C")
+    sub.add_argument("--category", metavar="K")
+    sub.add_argument("--caller", metavar="C")
+    sub.add_argument("--resolution-code", choices=[c.value for c in ResolutionCode])
+    sub.add_argument("--resolution-notes", metavar="N")
+    major = sub.add_mutually_exclusive_group()
+    major.add_argument("--major", dest="major", action="store_true", default=None)
+    major.add_argument("--no-major", dest="major", action="store_false")
+    sub.add_argument("--reason", metavar="TEXT", help="journaled; required to reopen")
+    sub.add_argument("--expect-version", type=int, metavar="V")
+
+    sub = command(incident, "note", cmd_incident_note, "add a work note (or --comment)")
+    sub.add_argument("number")
+    sub.add_argument("--text", required=True)
+    sub.add_argument("--comment", action="store_true", help="customer-visible comment")
+
+    sub = command(
+        incident, "escalate", cmd_incident_escalate, "hand over to another group, with a reason"
+    )
+    sub.add_argument("number")
+    sub.add_argument("--reason", required=True)
+    sub.add_argument("--to-group", metavar="G", help="default: the group's escalation group")
+    sub.add_argument("--expect-version", type=int, metavar="V")
+    return parser
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def cmd_init(ctx: Context) -> int:
+    ctx.emit(
+        f"Schema is up to date on {ctx.database.label}.",
+        {"database": ctx.database.label, "status": "ok"},
+    )
+    return EXIT_OK
+
+
+def cmd_demo(ctx: Context) -> int:
+    raise AssertionError("demo is dispatched before a database is opened")
+
+
+def cmd_user_add(ctx: Context) -> int:
+    a = ctx.args
+    data = validate(
+        directory.UserCreate,
+        username=a.name,
+        role=a.role,
+        display_name=a.display_name,
+        email=a.email,
+        groups=tuple(a.group),
+    )
+    record = directory.add_user(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(f"Added user {record.username} ({record.role}).", record)
+    return EXIT_OK
+
+
+def cmd_user_list(ctx: Context) -> int:
+    users = directory.list_users(ctx.session)
+    ctx.emit(
+        output.table(
+            ["USERNAME", "ROLE", "NAME", "GROUPS"],
+            [[u.username, u.role, u.display_name, ", ".join(u.groups) or "-"] for u in users],
+        ),
+        users,
+    )
+    return EXIT_OK
+
+
+def cmd_group_add(ctx: Context) -> int:
+    a = ctx.args
+    data = validate(
+        directory.GroupCreate, name=a.name, escalates_to=a.escalates_to, description=a.description
+    )
+    record = directory.add_group(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(f"Added group {record.name}.", record)
+    return EXIT_OK
+
+
+def cmd_group_list(ctx: Context) -> int:
+    groups = directory.list_groups(ctx.session)
+    ctx.emit(
+        output.table(
+            ["GROUP", "ESCALATES TO", "MEMBERS"],
+            [[g.name, g.escalates_to or "-", str(len(g.members))] for g in groups],
+        ),
+        groups,
+    )
+    return EXIT_OK
+
+
+def cmd_service_add(ctx: Context) -> int:
+    a = ctx.args
+    data = validate(
+        directory.ServiceCreate,
+        name=a.name,
+        criticality=a.criticality,
+        description=a.description,
+    )
+    record = directory.add_service(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(f"Added service {record.name}.", record)
+    return EXIT_OK
+
+
+def cmd_service_list(ctx: Context) -> int:
+    services = directory.list_services(ctx.session)
+    ctx.emit(
+        output.table(["SERVICE", "CRITICALITY"], [[s.name, s.criticality] for s in services]),
+        services,
+    )
+    return EXIT_OK
+
+
+def cmd_ci_add(ctx: Context) -> int:
+    a = ctx.args
+    data = validate(directory.ConfigItemCreate, name=a.name, service=a.service, ci_class=a.ci_class)
+    record = directory.add_config_item(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(f"Added CI {record.name} to {record.service}.", record)
+    return EXIT_OK
+
+
+def cmd_ci_list(ctx: Context) -> int:
+    items = directory.list_config_items(ctx.session, ctx.args.service)
+    ctx.emit(
+        output.table(["CI", "CLASS", "SERVICE"], [[c.name, c.ci_class, c.service] for c in items]),
+        items,
+    )
+    return EXIT_OK
+
+
+def cmd_incident_new(ctx: Context) -> int:
+    a = ctx.args
+    data = validate(
+        incidents.IncidentCreate,
+        **_given(
+            title=a.title,
+            impact=a.impact,
+            urgency=a.urgency,
+            description=a.description,
+            service=a.service,
+            ci=a.ci,
+            category=a.category,
+            group=a.group,
+            assignee=a.assignee,
+            caller=a.caller,
+        ),
+    )
+    record = incidents.create_incident(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(
+        f"Created {record.number} (P{record.priority}): {output.printable(record.title)}", record
+    )
+    return EXIT_OK
+
+
+def cmd_incident_list(ctx: Context) -> int:
+    a = ctx.args
+    query = validate(
+        incidents.IncidentQuery,
+        **_given(
+            states=tuple(a.state),
+            priorities=tuple(a.priority),
+            group=a.group,
+            assignee=a.assignee,
+            search=a.search,
+            limit=a.limit,
+        ),
+    )
+    records = incidents.list_incidents(ctx.session, ctx.actor, query)
+    ctx.emit(output.incident_table(records), records)
+    return EXIT_OK
+
+
+def cmd_incident_show(ctx: Context) -> int:
+    _ = ctx.actor  # only known users may read
+    detail = incidents.incident_detail(ctx.session, ctx.args.number)
+    if ctx.json:
+        payload = detail.incident.model_dump(mode="json")
+        payload["journal"] = [j.model_dump(mode="json") for j in detail.journal]
+        payload["audit"] = [e.model_dump(mode="json") for e in detail.audit]
+        ctx.emit("", payload)
+    else:
+        ctx.emit(output.incident_text(detail), detail)
+    return EXIT_OK
+
+
+def cmd_incident_update(ctx: Context) -> int:
+    a = ctx.args
+    changes = validate(
+        incidents.IncidentChanges,
+        **_given(
+            state=a.state,
+            hold_reason=a.hold_reason,
+            assignee=a.assignee,
+            group=a.group,
+            impact=a.impact,
+            urgency=a.urgency,
+            title=a.title,
+            description=a.description,
+            service=a.service,
+            ci=a.ci,
+            category=a.category,
+            caller=a.caller,
+            resolution_code=a.resolution_code,
+            resolution_notes=a.resolution_notes,
+            major=a.major,
+            reason=a.reason,
+        ),
+    )
+    record = incidents.update_incident(
+        ctx.session, ctx.actor, ctx.clock, a.number, changes, expect_version=a.expect_version
+    )
+    ctx.emit(f"Updated {record.number} (version {record.version}, {record.state}).", record)
+    return EXIT_OK
+
+
+def cmd_incident_note(ctx: Context) -> int:
+    a = ctx.args
+    entry = incidents.add_note(
+        ctx.session, ctx.actor, ctx.clock, a.number, a.text, comment=a.comment
+    )
+    label = "comment" if a.comment else "work note"
+    ctx.emit(f"Added a {label} to {a.number.upper()}.", entry)
+    return EXIT_OK
+
+
+def cmd_incident_escalate(ctx: Context) -> int:
+    a = ctx.args
+    record = incidents.escalate(
+        ctx.session,
+        ctx.actor,
+        ctx.clock,
+        a.number,
+        reason=a.reason,
+        to_group=a.to_group,
+        expect_version=a.expect_version,
+    )
+    ctx.emit(f"Escalated {record.number} to {record.group}.", record)
+    return EXIT_OK
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """Drop flags that were not given, so models apply their own defaults."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    clock = clock or SystemClock()
+    try:
+        settings = resolve_settings(cli_database_url=args.db, cli_user=args.user)
+        if args.command == "demo":
+            return _run_demo(args, settings, clock)
+        if args.command is None:
+            return _launch(settings, clock)
+        database = open_database(settings.database_url)
+        try:
+            with database.session() as session:
+                ctx = Context(
+                    args=args, settings=settings, database=database, session=session, clock=clock
+                )
+                return args.handler(ctx)
+        finally:
+            database.dispose()
+    except ServiceError as error:
+        _fail(str(error))
+        return error.exit_code
+    except ConfigError as error:
+        _fail(str(error))
+        return EXIT_BAD_INPUT
+    except OperationalError as error:
+        _fail(f"cannot use the database: {error.orig}")
+        return EXIT_FAILURE
+    except SQLAlchemyError as error:
+        _fail(f"database error: {error}")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str) -> None:
+    print(f"itsm: error: {output.printable(message)}", file=sys.stderr)
+
+
+def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    from itsm_tui.services.demo import DemoOptions, prepare_demo_database
+
+    options = validate(
+        DemoOptions,
+        seed=args.seed,
+        incidents=args.incidents,
+        acting_user=settings.username,
+    )
+    url = prepare_demo_database(
+        settings.database_url if settings.database_source != "default" else None, options, clock
+    )
+    if args.no_launch:
+        summary = {"database": url, "seed": options.seed, "incidents": options.incidents}
+        print(
+            output.to_json(summary)
+            if getattr(args, "json", False)
+            else f"Demo data ({options.incidents} incidents, seed {options.seed}) is in {url}"
+        )
+        return EXIT_OK
+    return _launch(settings.model_copy(update={"database_url": url}), clock)
+
+
+def _launch(settings: Settings, clock: Clock) -> int:
+    database = open_database(settings.database_url)
+    try:
+        with database.session() as session:
+            directory.resolve_actor(session, clock, settings.username)
+    finally:
+        database.dispose()
+    from itsm_tui.app import ITSMApp
+
+    ITSMApp(database_url=settings.database_url, username=settings.username, clock=clock).run()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

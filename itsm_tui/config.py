@@ -1,0 +1,109 @@
+"""Where the database is and who is acting, resolved in a fixed order of precedence.
+
+Database URL: `--db`, else `ITSM_DATABASE_URL`, else `database_url` in config.toml (platformdirs
+config dir), else SQLite in the platformdirs data dir. User: `--user`, else `ITSM_USER`, else
+`user` in config.toml, else the login name.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+APP_NAME = "itsm-tui"
+DATABASE_ENV = "ITSM_DATABASE_URL"
+USER_ENV = "ITSM_USER"
+DEFAULT_DB_FILE = "itsm.sqlite"
+DEMO_DB_FILE = "demo.sqlite"
+
+
+class ConfigError(ValueError):
+    """config.toml exists but cannot be used; the message names the file and the problem."""
+
+
+class FileConfig(BaseModel):
+    """What config.toml may set. Unknown keys are refused so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = None
+    user: str | None = None
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    database_url: str
+    username: str
+    database_source: str  # "--db", "ITSM_DATABASE_URL", "config.toml" or "default"
+
+
+def data_dir() -> Path:
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def config_dir() -> Path:
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def default_database_url() -> str:
+    return sqlite_url(data_dir() / DEFAULT_DB_FILE)
+
+
+def demo_database_path() -> Path:
+    return data_dir() / DEMO_DB_FILE
+
+
+def load_file_config(path: Path | None = None) -> FileConfig:
+    path = path or config_file()
+    if not path.exists():
+        return FileConfig()
+    try:
+        with path.open("rb") as handle:
+            return FileConfig.model_validate(tomllib.load(handle))
+    except (tomllib.TOMLDecodeError, ValidationError, OSError) as error:
+        raise ConfigError(f"cannot use {path}: {error}") from error
+
+
+def login_name() -> str:
+    try:
+        return getpass.getuser().strip().lower() or "itsm"
+    except (KeyError, OSError):
+        return "itsm"
+
+
+def resolve_settings(
+    *,
+    cli_database_url: str | None = None,
+    cli_user: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    default_url: str | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    file_config = load_file_config()
+    candidates = [
+        ("--db", cli_database_url),
+        (DATABASE_ENV, environ.get(DATABASE_ENV)),
+        ("config.toml", file_config.database_url),
+    ]
+    source, url = next(((s, u) for s, u in candidates if u), ("default", None))
+    username = cli_user or environ.get(USER_ENV) or file_config.user or login_name()
+    return Settings(
+        database_url=url or default_url or default_database_url(),
+        username=username.strip(),
+        database_source=source,
+    )

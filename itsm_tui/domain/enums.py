@@ -1,0 +1,87 @@
+"""Vocabulary shared by every layer. String enums store as their value, so the database and
+JSON output stay readable and stable."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Impact(IntEnum):
+    HIGH = 1
+    MEDIUM = 2
+    LOW = 3
+
+
+class Urgency(IntEnum):
+    HIGH = 1
+    MEDIUM = 2
+    LOW = 3
+
+
+class Priority(IntEnum):
+    CRITICAL = 1
+    HIGH = 2
+    MODERATE = 3
+    LOW = 4
+    PLANNING = 5
+
+    @property
+    def label(self) -> str:
+        return f"P{self.value}"
+
+
+class IncidentState(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (IncidentState.RESOLVED, IncidentState.CLOSED, IncidentState.CANCELLED)
+
+
+class HoldReason(StrEnum):
+    AWAITING_CALLER = "awaiting_caller"
+    AWAITING_CHANGE = "awaiting_change"
+    AWAITING_PROBLEM = "awaiting_problem"
+    AWAITING_VENDOR = "awaiting_vendor"
+
+
+class ResolutionCode(StrEnum):
+    SOLVED_PERMANENTLY = "solved_permanently"
+    SOLVED_WORKAROUND = "solved_workaround"
+    NOT_REPRODUCIBLE = "not_reproducible"
+    DUPLICATE = "duplicate"
+    RESOLVED_BY_CALLER = "resolved_by_caller"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    CHANGE_MANAGER = "change_manager"
+    ADMIN = "admin"
+
+
+class JournalKind(StrEnum):
+    WORK_NOTE = "work_note"
+    COMMENT = "comment"
+    SYSTEM = "system"
+
+
+class Criticality(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class RecordType(StrEnum):
+    INCIDENT = "incident"
+    USER = "user"
+    GROUP = "group"
+    SERVICE = "service"
+    CONFIG_ITEM = "config_item"

@@ -1,0 +1,60 @@
+"""Who may do what. Services call these before writing; the UI may hide what they refuse, but
+the service check is the one that counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from itsm_tui.domain.enums import Role
+
+
+class IncidentAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    TRANSITION = "transition"
+    ASSIGN = "assign"
+    ESCALATE = "escalate"
+    NOTE = "note"
+    DECLARE_MAJOR = "declare_major"
+
+
+@dataclass(frozen=True)
+class IncidentScope:
+    """Where an incident sits relative to the actor; decides agent rights."""
+
+    in_actor_groups: bool
+    assigned_to_actor: bool
+    unassigned_group: bool
+
+    @property
+    def agent_may_work(self) -> bool:
+        # Agents work their groups' tickets, tickets handed to them, and the untriaged pool.
+        return self.in_actor_groups or self.assigned_to_actor or self.unassigned_group
+
+
+WORKER_ROLES = frozenset({Role.AGENT, Role.CHANGE_MANAGER})
+ALL_INCIDENT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def may_act_on_incident(role: Role, action: IncidentAction, scope: IncidentScope | None) -> bool:
+    """True when `role` may perform `action`; `scope` is None for actions with no record yet."""
+    if role is Role.VIEWER:
+        return False
+    if role in ALL_INCIDENT_ROLES:
+        return True
+    # agent and change_manager
+    if action in (IncidentAction.CREATE, IncidentAction.NOTE):
+        return True
+    if action is IncidentAction.DECLARE_MAJOR:
+        return False
+    return scope is not None and scope.agent_may_work
+
+
+def may_manage_directory(role: Role) -> bool:
+    """Users, groups, services and CIs are reference data: admins only."""
+    return role is Role.ADMIN
+
+
+def may_read(role: Role) -> bool:
+    return True

@@ -1,0 +1,399 @@
+"""Users, groups, services and configuration items: the reference data incidents point at."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from itsm_tui.clock import Clock
+from itsm_tui.domain.enums import Criticality, RecordType, Role
+from itsm_tui.domain.permissions import may_manage_directory
+from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
+from itsm_tui.services.history import publish, record_changes
+from itsm_tui.services.records import (
+    ConfigItemRecord,
+    GroupRecord,
+    ServiceRecord,
+    UserRecord,
+)
+from itsm_tui.services.tx import transaction
+from itsm_tui.services.validation import Input, Name, ShortText, validate
+from itsm_tui.store.models import ConfigItem, Group, GroupMembership, Service, User
+
+USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
+# `me` and `none` are filter words in the CLI (`--assignee me|none`), so no user may take them.
+RESERVED_USERNAMES = frozenset({"me", "none"})
+
+
+def _username(value: str) -> str:
+    value = value.strip()
+    if not USERNAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            "usernames are 1-64 characters: lowercase letters, digits, '_', '.', '-', "
+            "starting with a letter or '_'"
+        )
+    if value in RESERVED_USERNAMES:
+        raise ValueError(f"'{value}' is reserved; choose another username")
+    return value
+
+
+Username = Annotated[str, AfterValidator(_username)]
+
+
+class UserCreate(Input):
+    username: Username
+    role: Role
+    display_name: ShortText | None = None
+    email: Annotated[ShortText | None, Field(max_length=254)] = None
+    groups: tuple[Name, ...] = ()
+
+
+class GroupCreate(Input):
+    name: Name
+    description: ShortText = ""
+    escalates_to: Name | None = None
+
+
+class ServiceCreate(Input):
+    name: Name
+    description: ShortText = ""
+    criticality: Criticality = Criticality.MEDIUM
+
+
+class ConfigItemCreate(Input):
+    name: Name
+    service: Name
+    ci_class: Annotated[ShortText, Field(min_length=1, max_length=40)] = "server"
+
+
+# ---------------------------------------------------------------------------- lookups
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def user_by_username(session: Session, username: str, *, what: str = "user") -> User:
+    """Resolve a username given as input; unknown names are bad input, not a missing record."""
+    user = find_user(session, username)
+    if user is None:
+        raise ValidationFailed(f"unknown {what} '{username}'; list users with: itsm user list")
+    return user
+
+
+def group_by_name(session: Session, name: str) -> Group:
+    group = session.exec(select(Group).where(Group.name == name)).first()
+    if group is None:
+        raise ValidationFailed(f"unknown group '{name}'; list groups with: itsm group list")
+    return group
+
+
+def service_by_name(session: Session, name: str) -> Service:
+    service = session.exec(select(Service).where(Service.name == name)).first()
+    if service is None:
+        raise ValidationFailed(f"unknown service '{name}'; list services with: itsm service list")
+    return service
+
+
+def ci_by_name(session: Session, name: str) -> ConfigItem:
+    ci = session.exec(select(ConfigItem).where(ConfigItem.name == name)).first()
+    if ci is None:
+        raise ValidationFailed(f"unknown CI '{name}'; list CIs with: itsm ci list")
+    return ci
+
+
+def group_ids_of(session: Session, user_id: int) -> set[int]:
+    rows = session.exec(
+        select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
+    ).all()
+    return set(rows)
+
+
+def is_member(session: Session, user_id: int, group_id: int) -> bool:
+    return (
+        session.get(GroupMembership, (user_id, group_id)) is not None
+        if user_id is not None
+        else False
+    )
+
+
+# ---------------------------------------------------------------------------- the acting user
+
+
+def resolve_actor(session: Session, clock: Clock, username: str) -> User:
+    """Find the acting user; on an empty database the first user becomes its admin.
+
+    Bootstrapping this way means a fresh install needs no separate setup step, and nobody can
+    grant themselves admin once any user exists.
+    """
+    user = find_user(session, username)
+    if user is not None:
+        if not user.active:
+            raise PermissionDenied(f"user '{username}' is deactivated; ask an admin")
+        return user
+    with transaction(session):
+        if session.exec(select(func.count()).select_from(User)).one() == 0:
+            data = validate(UserCreate, username=username, role=Role.ADMIN)
+            user = _insert_user(session, None, clock, data)
+            return user
+    raise PermissionDenied(
+        f"unknown user '{username}'. An admin can add you with: "
+        f"itsm user add {username} --role agent [--group GROUP]; "
+        "or act as an existing user with --user NAME or ITSM_USER"
+    )
+
+
+def _require_admin(actor: User, what: str) -> None:
+    if not may_manage_directory(Role(actor.role)):
+        raise PermissionDenied(f"{what} needs the admin role; '{actor.username}' is {actor.role}")
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+def add_user(session: Session, actor: User, clock: Clock, data: UserCreate) -> UserRecord:
+    _require_admin(actor, "adding users")
+    with transaction(session):
+        if find_user(session, data.username) is not None:
+            raise ValidationFailed(f"user '{data.username}' already exists")
+        user = _insert_user(session, actor, clock, data)
+    return user_record(session, user)
+
+
+def _insert_user(session: Session, actor: User | None, clock: Clock, data: UserCreate) -> User:
+    now = clock.now()
+    groups = [group_by_name(session, name) for name in dict.fromkeys(data.groups)]
+    user = User(
+        username=data.username,
+        display_name=data.display_name or data.username,
+        email=data.email,
+        role=data.role.value,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    for group in groups:
+        assert group.id is not None
+        session.add(GroupMembership(user_id=user.id, group_id=group.id))
+    author = actor or user
+    record_changes(
+        session,
+        record_type=RecordType.USER,
+        record_id=user.id,
+        actor=author,
+        at=now,
+        changes={
+            "username": (None, user.username),
+            "display_name": (None, user.display_name),
+            "email": (None, user.email),
+            "role": (None, user.role),
+            "groups": (None, ", ".join(g.name for g in groups) or None),
+        },
+    )
+    publish(
+        session,
+        record_type=RecordType.USER,
+        record_id=user.id,
+        action="create",
+        actor=author,
+        at=now,
+        number=user.username,
+    )
+    return user
+
+
+def add_group(session: Session, actor: User, clock: Clock, data: GroupCreate) -> GroupRecord:
+    _require_admin(actor, "adding groups")
+    now = clock.now()
+    with transaction(session):
+        if session.exec(select(Group).where(Group.name == data.name)).first() is not None:
+            raise ValidationFailed(f"group '{data.name}' already exists")
+        escalation = group_by_name(session, data.escalates_to) if data.escalates_to else None
+        group = Group(
+            name=data.name,
+            description=data.description,
+            escalation_group_id=escalation.id if escalation else None,
+            created_at=now,
+        )
+        session.add(group)
+        session.flush()
+        assert group.id is not None
+        record_changes(
+            session,
+            record_type=RecordType.GROUP,
+            record_id=group.id,
+            actor=actor,
+            at=now,
+            changes={
+                "name": (None, group.name),
+                "description": (None, group.description or None),
+                "escalates_to": (None, escalation.name if escalation else None),
+            },
+        )
+        publish(
+            session,
+            record_type=RecordType.GROUP,
+            record_id=group.id,
+            action="create",
+            actor=actor,
+            at=now,
+            number=group.name,
+        )
+    return group_record(session, group)
+
+
+def add_service(session: Session, actor: User, clock: Clock, data: ServiceCreate) -> ServiceRecord:
+    _require_admin(actor, "adding services")
+    now = clock.now()
+    with transaction(session):
+        if session.exec(select(Service).where(Service.name == data.name)).first() is not None:
+            raise ValidationFailed(f"service '{data.name}' already exists")
+        service = Service(
+            name=data.name,
+            description=data.description,
+            criticality=data.criticality.value,
+            created_at=now,
+        )
+        session.add(service)
+        session.flush()
+        assert service.id is not None
+        record_changes(
+            session,
+            record_type=RecordType.SERVICE,
+            record_id=service.id,
+            actor=actor,
+            at=now,
+            changes={
+                "name": (None, service.name),
+                "description": (None, service.description or None),
+                "criticality": (None, service.criticality),
+            },
+        )
+        publish(
+            session,
+            record_type=RecordType.SERVICE,
+            record_id=service.id,
+            action="create",
+            actor=actor,
+            at=now,
+            number=service.name,
+        )
+    return service_record(service)
+
+
+def add_config_item(
+    session: Session, actor: User, clock: Clock, data: ConfigItemCreate
+) -> ConfigItemRecord:
+    _require_admin(actor, "adding configuration items")
+    now = clock.now()
+    with transaction(session):
+        if session.exec(select(ConfigItem).where(ConfigItem.name == data.name)).first():
+            raise ValidationFailed(f"CI '{data.name}' already exists")
+        service = service_by_name(session, data.service)
+        ci = ConfigItem(
+            name=data.name, ci_class=data.ci_class, service_id=service.id, created_at=now
+        )
+        session.add(ci)
+        session.flush()
+        assert ci.id is not None
+        record_changes(
+            session,
+            record_type=RecordType.CONFIG_ITEM,
+            record_id=ci.id,
+            actor=actor,
+            at=now,
+            changes={
+                "name": (None, ci.name),
+                "ci_class": (None, ci.ci_class),
+                "service": (None, service.name),
+            },
+        )
+        publish(
+            session,
+            record_type=RecordType.CONFIG_ITEM,
+            record_id=ci.id,
+            action="create",
+            actor=actor,
+            at=now,
+            number=ci.name,
+        )
+    return ConfigItemRecord(name=ci.name, ci_class=ci.ci_class, service=service.name)
+
+
+# ---------------------------------------------------------------------------- reads
+
+
+def user_record(session: Session, user: User) -> UserRecord:
+    names = session.exec(
+        select(Group.name)
+        .join(GroupMembership, col(GroupMembership.group_id) == col(Group.id))
+        .where(GroupMembership.user_id == user.id)
+        .order_by(Group.name)
+    ).all()
+    return UserRecord(
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        role=user.role,
+        active=user.active,
+        groups=list(names),
+    )
+
+
+def group_record(session: Session, group: Group) -> GroupRecord:
+    escalation = (
+        session.get(Group, group.escalation_group_id) if group.escalation_group_id else None
+    )
+    members = session.exec(
+        select(User.username)
+        .join(GroupMembership, col(GroupMembership.user_id) == col(User.id))
+        .where(GroupMembership.group_id == group.id)
+        .order_by(User.username)
+    ).all()
+    return GroupRecord(
+        name=group.name,
+        description=group.description,
+        escalates_to=escalation.name if escalation else None,
+        members=list(members),
+    )
+
+
+def service_record(service: Service) -> ServiceRecord:
+    return ServiceRecord(
+        name=service.name, description=service.description, criticality=service.criticality
+    )
+
+
+def list_users(session: Session) -> list[UserRecord]:
+    users = session.exec(select(User).order_by(User.username)).all()
+    return [user_record(session, u) for u in users]
+
+
+def list_groups(session: Session) -> list[GroupRecord]:
+    groups = session.exec(select(Group).order_by(Group.name)).all()
+    return [group_record(session, g) for g in groups]
+
+
+def list_services(session: Session) -> list[ServiceRecord]:
+    return [service_record(s) for s in session.exec(select(Service).order_by(Service.name))]
+
+
+def list_config_items(session: Session, service: str | None = None) -> list[ConfigItemRecord]:
+    query = select(ConfigItem, Service).join(Service, col(Service.id) == col(ConfigItem.service_id))
+    if service:
+        query = query.where(Service.id == service_by_name(session, service).id)
+    rows = session.exec(query.order_by(ConfigItem.name)).all()
+    return [ConfigItemRecord(name=ci.name, ci_class=ci.ci_class, service=s.name) for ci, s in rows]
+
+
+def get_user(session: Session, username: str) -> UserRecord:
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"no user '{username}'")
+    return user_record(session, user)

@@ -1,0 +1,41 @@
+"""One transaction per use case, with database failures turned into service errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from itsm_tui.services.errors import Conflict
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit when the block finishes, roll back everything when anything raises.
+
+    A stale version (someone saved first) or a uniqueness race surfaces as `Conflict`, which
+    callers can retry after reloading; nothing of the failed attempt is kept.
+    """
+    if session.in_transaction():
+        # Reads done before the write (e.g. resolving the actor) must not leak into it.
+        session.rollback()
+    try:
+        yield session
+        session.commit()
+    except StaleDataError as error:
+        session.rollback()
+        raise Conflict(
+            "someone else changed this record while you were editing; reload and try again"
+        ) from error
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(f"the change clashes with existing data: {error.orig}") from error
+    except OperationalError:
+        session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise

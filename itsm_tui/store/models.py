@@ -1,0 +1,202 @@
+"""SQLModel tables. The schema itself is created and upgraded only by Alembic migrations;
+`tests/test_migrations.py` proves the migrations and these classes agree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from itsm_tui.store.types import UTCDateTime
+
+# Naming convention so constraint names are stable across SQLite and PostgreSQL migrations.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _utc(nullable: bool = True, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    display_name: str = Field(sa_column=Column(String(200), nullable=False))
+    email: str | None = Field(default=None, sa_column=Column(String(254)))
+    role: str = Field(sa_column=Column(String(20), nullable=False))
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    escalation_group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("groups.id"), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class GroupMembership(SQLModel, table=True):
+    __tablename__ = "group_memberships"
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class Service(SQLModel, table=True):
+    __tablename__ = "services"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    criticality: str = Field(default="medium", sa_column=Column(String(20), nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class ConfigItem(SQLModel, table=True):
+    __tablename__ = "config_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    ci_class: str = Field(default="server", sa_column=Column(String(40), nullable=False))
+    service_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("services.id"), nullable=False, index=True)
+    )
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class NumberSequence(SQLModel, table=True):
+    """One row per record prefix (INC, CHG, PRB); numbers are taken by an atomic UPDATE so two
+    writers never get the same number."""
+
+    __tablename__ = "number_sequences"
+
+    prefix: str = Field(sa_column=Column(String(8), primary_key=True))
+    last_value: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+_incident_version = Column("version", Integer, nullable=False)
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_state_priority_opened", "state", "priority", "opened_at"),
+        Index("ix_incidents_group_state", "group_id", "state"),
+        Index("ix_incidents_assignee_state", "assignee_id", "state"),
+    )
+    # SQLAlchemy bumps `version` on every UPDATE and refuses a stale one (optimistic locking).
+    __mapper_args__ = {"version_id_col": _incident_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    caller: str | None = Field(default=None, sa_column=Column(String(200)))
+    service_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("services.id"), index=True)
+    )
+    ci_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("config_items.id"), index=True)
+    )
+    category: str | None = Field(default=None, sa_column=Column(String(60)))
+    impact: int = Field(sa_column=Column(Integer, nullable=False))
+    urgency: int = Field(sa_column=Column(Integer, nullable=False))
+    priority: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    state: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    hold_reason: str | None = Field(default=None, sa_column=Column(String(30)))
+    assignee_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"), index=True)
+    )
+    group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("groups.id"), index=True)
+    )
+    major: bool = Field(default=False)
+    parent_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("incidents.id"), index=True)
+    )
+    opened_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"))
+    )
+    opened_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    responded_at: datetime | None = Field(default=None, sa_column=_utc())
+    resolved_at: datetime | None = Field(default=None, sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc())
+    resolution_code: str | None = Field(default=None, sa_column=Column(String(30)))
+    resolution_notes: str | None = Field(default=None, sa_column=Column(Text))
+    version: int = Field(default=1, sa_column=_incident_version)
+
+
+class JournalEntry(SQLModel, table=True):
+    __tablename__ = "journal_entries"
+    __table_args__ = (Index("ix_journal_entries_record", "record_type", "record_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_type: str = Field(sa_column=Column(String(20), nullable=False))
+    record_id: int = Field(sa_column=Column(Integer, nullable=False))
+    author_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id")))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: one row per changed field. Nothing in the code updates or deletes these."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_record", "record_type", "record_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_type: str = Field(sa_column=Column(String(20), nullable=False))
+    record_id: int = Field(sa_column=Column(Integer, nullable=False))
+    actor_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id")))
+    field: str = Field(sa_column=Column(String(60), nullable=False))
+    old_value: str | None = Field(default=None, sa_column=Column(Text))
+    new_value: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class FeedEvent(SQLModel, table=True):
+    """The change feed: clients remember the last id they saw and poll for newer ones."""
+
+    __tablename__ = "feed_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_type: str = Field(sa_column=Column(String(20), nullable=False))
+    record_id: int = Field(sa_column=Column(Integer, nullable=False))
+    record_number: str | None = Field(default=None, sa_column=Column(String(16)))
+    action: str = Field(sa_column=Column(String(30), nullable=False))
+    actor_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id")))
+    at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+__all__ = [
+    "AuditEntry",
+    "ConfigItem",
+    "FeedEvent",
+    "Group",
+    "GroupMembership",
+    "Incident",
+    "JournalEntry",
+    "NumberSequence",
+    "Service",
+    "User",
+]
