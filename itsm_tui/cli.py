@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from itsm_tui import output
@@ -241,6 +241,7 @@ def cmd_user_add(ctx: Context) -> int:
 
 
 def cmd_user_list(ctx: Context) -> int:
+    _ = ctx.actor  # only known users may read
     users = directory.list_users(ctx.session)
     ctx.emit(
         output.table(
@@ -258,11 +259,12 @@ def cmd_group_add(ctx: Context) -> int:
         directory.GroupCreate, name=a.name, escalates_to=a.escalates_to, description=a.description
     )
     record = directory.add_group(ctx.session, ctx.actor, ctx.clock, data)
-    ctx.emit(f"Added group {record.name}.", record)
+    ctx.emit(f"Added group {output.printable(record.name)}.", record)
     return EXIT_OK
 
 
 def cmd_group_list(ctx: Context) -> int:
+    _ = ctx.actor  # only known users may read
     groups = directory.list_groups(ctx.session)
     ctx.emit(
         output.table(
@@ -283,11 +285,12 @@ def cmd_service_add(ctx: Context) -> int:
         description=a.description,
     )
     record = directory.add_service(ctx.session, ctx.actor, ctx.clock, data)
-    ctx.emit(f"Added service {record.name}.", record)
+    ctx.emit(f"Added service {output.printable(record.name)}.", record)
     return EXIT_OK
 
 
 def cmd_service_list(ctx: Context) -> int:
+    _ = ctx.actor  # only known users may read
     services = directory.list_services(ctx.session)
     ctx.emit(
         output.table(["SERVICE", "CRITICALITY"], [[s.name, s.criticality] for s in services]),
@@ -300,11 +303,15 @@ def cmd_ci_add(ctx: Context) -> int:
     a = ctx.args
     data = validate(directory.ConfigItemCreate, name=a.name, service=a.service, ci_class=a.ci_class)
     record = directory.add_config_item(ctx.session, ctx.actor, ctx.clock, data)
-    ctx.emit(f"Added CI {record.name} to {record.service}.", record)
+    ctx.emit(
+        f"Added CI {output.printable(record.name)} to {output.printable(record.service)}.",
+        record,
+    )
     return EXIT_OK
 
 
 def cmd_ci_list(ctx: Context) -> int:
+    _ = ctx.actor  # only known users may read
     items = directory.list_config_items(ctx.session, ctx.args.service)
     ctx.emit(
         output.table(["CI", "CLASS", "SERVICE"], [[c.name, c.ci_class, c.service] for c in items]),
@@ -419,7 +426,7 @@ def cmd_incident_escalate(ctx: Context) -> int:
         to_group=a.to_group,
         expect_version=a.expect_version,
     )
-    ctx.emit(f"Escalated {record.number} to {record.group}.", record)
+    ctx.emit(f"Escalated {record.number} to {output.printable(record.group)}.", record)
     return EXIT_OK
 
 
@@ -441,7 +448,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
             return _run_demo(args, settings, clock)
         if args.command is None:
             return _launch(settings, clock)
-        database = open_database(settings.database_url)
+        database = _open(settings)
         try:
             with database.session() as session:
                 ctx = Context(
@@ -464,6 +471,24 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _open(settings: Settings) -> Database:
+    """Open the configured database; a URL that cannot name a usable database is bad input."""
+    hint = (
+        f"check the database URL (from {settings.database_source}); "
+        "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+    )
+    try:
+        return open_database(settings.database_url)
+    except ArgumentError as error:
+        raise ConfigError(f"cannot use database URL: {error}; {hint}") from error
+    except ImportError as error:
+        # e.g. mysql://, or postgresql without the `postgres` extra (psycopg) installed
+        raise ConfigError(
+            f"no driver for this database URL ({error.name or error}); {hint}; "
+            "for PostgreSQL install itsm-tui[postgres]"
+        ) from error
 
 
 def _fail(message: str) -> None:
@@ -494,7 +519,7 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
 
 
 def _launch(settings: Settings, clock: Clock) -> int:
-    database = open_database(settings.database_url)
+    database = _open(settings)
     try:
         with database.session() as session:
             directory.resolve_actor(session, clock, settings.username)

@@ -96,14 +96,26 @@ def resolve_settings(
     environ = os.environ if environ is None else environ
     file_config = load_file_config()
     candidates = [
-        ("--db", cli_database_url),
-        (DATABASE_ENV, environ.get(DATABASE_ENV)),
-        ("config.toml", file_config.database_url),
+        ("--db", _given(cli_database_url)),
+        (DATABASE_ENV, _given(environ.get(DATABASE_ENV))),
+        ("config.toml", _given(file_config.database_url)),
     ]
     source, url = next(((s, u) for s, u in candidates if u), ("default", None))
-    username = cli_user or environ.get(USER_ENV) or file_config.user or login_name()
+    username = (
+        _given(cli_user)
+        or _given(environ.get(USER_ENV))
+        or _given(file_config.user)
+        or login_name()
+    )
     return Settings(
         database_url=url or default_url or default_database_url(),
-        username=username.strip(),
+        username=username,
         database_source=source,
     )
+
+
+def _given(value: str | None) -> str | None:
+    """A blank value (`ITSM_USER=` or `user = " "`) counts as not set, not as an empty name."""
+    if value is None:
+        return None
+    return value.strip() or None

@@ -397,3 +397,77 @@ def get_user(session: Session, username: str) -> UserRecord:
     if user is None:
         raise NotFound(f"no user '{username}'")
     return user_record(session, user)
+
+
+def set_escalation_group(
+    session: Session, actor: User, clock: Clock, group: str, escalates_to: str | None
+) -> GroupRecord:
+    """Point a group at the group its incidents escalate to (cycles are allowed: two
+    second-line teams often escalate to each other)."""
+    _require_admin(actor, "changing groups")
+    now = clock.now()
+    with transaction(session):
+        target_group = group_by_name(session, group)
+        target = group_by_name(session, escalates_to) if escalates_to else None
+        if target is not None and target.id == target_group.id:
+            raise ValidationFailed(f"group '{group}' cannot escalate to itself")
+        old = (
+            session.get(Group, target_group.escalation_group_id)
+            if target_group.escalation_group_id
+            else None
+        )
+        target_group.escalation_group_id = target.id if target else None
+        session.add(target_group)
+        assert target_group.id is not None
+        changes = record_changes(
+            session,
+            record_type=RecordType.GROUP,
+            record_id=target_group.id,
+            actor=actor,
+            at=now,
+            changes={"escalates_to": (old.name if old else None, target.name if target else None)},
+        )
+        if not changes:
+            raise ValidationFailed(f"group '{group}' already escalates to {escalates_to}")
+        publish(
+            session,
+            record_type=RecordType.GROUP,
+            record_id=target_group.id,
+            action="update",
+            actor=actor,
+            at=now,
+            number=target_group.name,
+        )
+    return group_record(session, target_group)
+
+
+def add_group_member(
+    session: Session, actor: User, clock: Clock, group: str, username: str
+) -> GroupRecord:
+    _require_admin(actor, "changing group membership")
+    now = clock.now()
+    with transaction(session):
+        target_group = group_by_name(session, group)
+        user = user_by_username(session, username)
+        assert user.id is not None and target_group.id is not None
+        if is_member(session, user.id, target_group.id):
+            raise ValidationFailed(f"'{username}' is already in group '{group}'")
+        session.add(GroupMembership(user_id=user.id, group_id=target_group.id))
+        record_changes(
+            session,
+            record_type=RecordType.GROUP,
+            record_id=target_group.id,
+            actor=actor,
+            at=now,
+            changes={"member_added": (None, user.username)},
+        )
+        publish(
+            session,
+            record_type=RecordType.GROUP,
+            record_id=target_group.id,
+            action="update",
+            actor=actor,
+            at=now,
+            number=target_group.name,
+        )
+    return group_record(session, target_group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import func, or_
@@ -557,8 +557,13 @@ def _apply_changes(
             )
         )
         assignment = changes.assignee is not None or changes.group is not None
+        # Correcting the hold reason or resolution without a state change edits the record too.
+        detail_changes = target_state is None and any(
+            getattr(changes, name) is not None
+            for name in ("hold_reason", "resolution_code", "resolution_notes")
+        )
         if not scope_checked:
-            if field_changes:
+            if field_changes or detail_changes:
                 _require(actor, IncidentAction.UPDATE, scope, "update")
             if assignment:
                 _require(actor, IncidentAction.ASSIGN, scope, "assign")
@@ -794,12 +799,13 @@ def _scope(session: Session, actor: User, incident: Incident) -> IncidentScope:
 def _require(actor: User, action: IncidentAction, scope: IncidentScope | None, verb: str) -> None:
     role = Role(actor.role)
     if not may_act_on_incident(role, action, scope):
-        where = "" if scope is None else " incidents outside your groups"
+        where = " incidents" if verb.endswith(" of") else ""
         if role is Role.VIEWER:
             detail = "viewers have read-only access"
         elif action is IncidentAction.DECLARE_MAJOR:
             detail = "only supervisors and admins can"
         else:
+            where = " incidents outside their groups"
             detail = "agents work incidents of their own groups, assigned to them, or unassigned"
         raise PermissionDenied(f"'{actor.username}' ({role.value}) may not {verb}{where}: {detail}")
 
@@ -842,6 +848,8 @@ class _Names:
 
 def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
     """Fetch the names every listed incident refers to in one query per table."""
+    if len(incidents) == 1:
+        return _names_of_one(session, incidents[0])
 
     def ids(attr: str) -> set[int]:
         return {v for i in incidents if (v := getattr(i, attr)) is not None}
@@ -883,6 +891,25 @@ def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
         )
         if parent_ids
         else {},
+    )
+
+
+def _names_of_one(session: Session, incident: Incident) -> _Names:
+    """One record: `Session.get` answers from the identity map, so writes that snapshot an
+    incident before and after a change cost no extra queries for names already loaded."""
+
+    def name(model: type[Any], key: int | None, attr: str = "name") -> dict[int | None, str]:
+        row = session.get(model, key) if key is not None else None
+        return {key: getattr(row, attr)} if row is not None else {}
+
+    return _Names(
+        users=name(User, incident.assignee_id, "username")
+        | name(User, incident.opened_by_id, "username"),
+        user_display=name(User, incident.assignee_id, "display_name"),
+        groups=name(Group, incident.group_id),
+        services=name(Service, incident.service_id),
+        cis=name(ConfigItem, incident.ci_id),
+        incidents=name(Incident, incident.parent_id, "number"),
     )
 
 

@@ -1,0 +1,87 @@
+"""The foundation's plain incident list: newest open work first, read in a worker thread.
+
+The real queue (filters, live feed, paging over a million rows) replaces this in a later
+issue; this screen proves the wiring: services in a thread, results posted back, user text
+rendered as data.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from itsm_tui.services.incidents import IncidentQuery, list_incidents
+from itsm_tui.services.records import IncidentRecord
+
+LIST_LIMIT = 200
+OPEN_STATES = ("new", "in_progress", "on_hold")
+COLUMNS = ("Number", "Pri", "State", "Title", "Group", "Assignee", "Opened")
+
+
+class IncidentListScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("a", "toggle_all", "Open/All"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.show_all = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="incident-table", cursor_type="row", zebra_stripes=True)
+        yield Static("Loading…", id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(*COLUMNS)
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self.load_incidents(self.show_all)
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.action_refresh()
+
+    @work(thread=True, exclusive=True, group="incident-list")
+    def load_incidents(self, show_all: bool) -> None:
+        app = self.app
+        database, actor = app.database, app.actor  # type: ignore[attr-defined]
+        states = () if show_all else OPEN_STATES
+        query = IncidentQuery(states=states, limit=LIST_LIMIT)  # type: ignore[arg-type]
+        with database.read_session() as session:
+            records = list_incidents(session, actor, query)
+        self.app.call_from_thread(self.show_incidents, records, show_all)
+
+    def show_incidents(self, records: list[IncidentRecord], show_all: bool) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for record in records:
+            table.add_row(*incident_row(record), key=record.number)
+        scope = "all incidents" if show_all else "open incidents"
+        status = self.query_one("#status-line", Static)
+        status.update(Text(f"{len(records)} {scope} (newest first, up to {LIST_LIMIT})"))
+
+
+def incident_row(record: IncidentRecord) -> tuple[Text, ...]:
+    """Every cell is a `Text`: DataTable would parse a plain str as markup."""
+    priority = Text(f"P{record.priority}" + (" MAJOR" if record.major else ""))
+    if record.priority <= 2:
+        priority.stylize("bold red" if record.priority == 1 else "bold yellow")
+    return (
+        Text(record.number),
+        priority,
+        Text(record.state),
+        Text(record.title, overflow="ellipsis", no_wrap=True),
+        Text(record.group or "-"),
+        Text(record.assignee or "-"),
+        Text(record.opened_at.strftime("%Y-%m-%d %H:%M")),
+    )

@@ -1,0 +1,421 @@
+"""The deterministic demo dataset behind `itsm demo`.
+
+Everything is created through the public services with a stepped clock, so the demo has the
+same audit trail, journal and feed a real desk would have, and it exercises the rules it shows.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from itsm_tui.clock import Clock, FixedClock
+from itsm_tui.config import demo_database_path, sqlite_url
+from itsm_tui.domain.enums import (
+    Criticality,
+    HoldReason,
+    IncidentState,
+    ResolutionCode,
+    Role,
+)
+from itsm_tui.services import directory, incidents
+from itsm_tui.services.errors import ValidationFailed
+from itsm_tui.services.validation import Input, validate
+from itsm_tui.store.database import open_database
+from itsm_tui.store.models import Group, Incident, User
+
+DEMO_ADMIN = "ada"
+WINDOW_DAYS = 30
+
+
+class DemoOptions(Input):
+    seed: int = 1
+    incidents: Annotated[int, Field(ge=0, le=50_000)] = 300
+    acting_user: str | None = None
+
+
+# ---------------------------------------------------------------------------- the dataset
+
+GROUPS: list[tuple[str, str, str]] = [  # name, escalates to, description
+    ("Security", "Network", "Identity, firewalls and security incidents"),
+    ("Network", "Security", "LAN, WAN, VPN and Wi-Fi"),
+    ("Database", "Applications", "Database platforms and storage"),
+    ("Applications", "Database", "Business applications second line"),
+    ("Service Desk", "Applications", "First line: triage and quick fixes"),
+]
+
+USERS: list[tuple[str, str, Role, tuple[str, ...]]] = [
+    ("ada", "Ada Lovelace", Role.ADMIN, ("Service Desk",)),
+    ("sam", "Sam Carter", Role.SUPERVISOR, ("Service Desk", "Applications")),
+    ("sofia", "Sofia Ramirez", Role.SUPERVISOR, ("Network", "Security", "Database")),
+    ("alex", "Alex Kim", Role.AGENT, ("Service Desk",)),
+    ("bea", "Bea Novak", Role.AGENT, ("Service Desk",)),
+    ("chen", "Chen Wei", Role.AGENT, ("Network",)),
+    ("dev", "Dev Patel", Role.AGENT, ("Network", "Security")),
+    ("eli", "Eli Cohen", Role.AGENT, ("Database",)),
+    ("fay", "Fay Okafor", Role.AGENT, ("Applications",)),
+    ("gus", "Gus Larsen", Role.AGENT, ("Applications", "Database")),
+    ("hana", "Hana Sato", Role.AGENT, ("Security",)),
+    ("cora", "Cora Mendes", Role.CHANGE_MANAGER, ("Applications",)),
+    ("noc", "NOC Wall", Role.VIEWER, ()),
+]
+
+# service, criticality, owning group, CIs (class, name)
+SERVICES: list[tuple[str, Criticality, str, list[tuple[str, str]]]] = [
+    ("Email", Criticality.HIGH, "Applications", [
+        ("server", "mail-mx-01"), ("server", "mail-mx-02"), ("database", "mail-db-01"),
+        ("application", "mail-web-01"), ("server", "mail-relay-01")]),
+    ("VPN", Criticality.HIGH, "Network", [
+        ("network", "vpn-gw-01"), ("network", "vpn-gw-02"), ("server", "vpn-radius-01"),
+        ("network", "vpn-fw-01"), ("network", "vpn-lb-01")]),
+    ("Payroll", Criticality.CRITICAL, "Applications", [
+        ("application", "payroll-app-01"), ("database", "payroll-db-01"),
+        ("server", "payroll-batch-01"), ("application", "payroll-web-01"),
+        ("server", "payroll-sftp-01")]),
+    ("CRM", Criticality.HIGH, "Applications", [
+        ("application", "crm-app-01"), ("application", "crm-app-02"), ("database", "crm-db-01"),
+        ("server", "crm-cache-01"), ("application", "crm-api-01")]),
+    ("Website", Criticality.MEDIUM, "Applications", [
+        ("network", "web-lb-01"), ("server", "web-01"), ("server", "web-02"),
+        ("application", "web-cms-01"), ("network", "web-cdn-01")]),
+    ("Wi-Fi", Criticality.MEDIUM, "Network", [
+        ("network", "wifi-ctrl-01"), ("network", "wifi-ap-hq-1"), ("network", "wifi-ap-hq-2"),
+        ("network", "wifi-ap-lab-1"), ("server", "wifi-radius-01")]),
+    ("ERP", Criticality.CRITICAL, "Database", [
+        ("application", "erp-app-01"), ("database", "erp-db-01"), ("database", "erp-db-02"),
+        ("application", "erp-int-01"), ("application", "erp-report-01")]),
+    ("File Storage", Criticality.MEDIUM, "Database", [
+        ("storage", "fs-nas-01"), ("storage", "fs-nas-02"), ("storage", "fs-backup-01"),
+        ("server", "fs-dfs-01"), ("server", "fs-sync-01")]),
+]  # fmt: skip
+
+CALLERS = [
+    "Maria Lopez", "John Smith", "Priya Shah", "Tom Becker", "Aiko Tanaka", "Lars Nilsson",
+    "Fatima Zahra", "Noah Brown", "Emma Dubois", "Raj Iyer", "Olga Petrova", "Kwame Mensah",
+    "Lucia Rossi", "Ben Carter", "Mei Chen", "Jonas Weber", "Sara Haddad", "Pedro Alves",
+]  # fmt: skip
+SITES = ["HQ 3rd floor", "the Leeds office", "the warehouse", "remote staff", "the call centre"]
+
+TITLES: list[tuple[str, str]] = [  # category, template
+    ("software", "{service} is slow for {site}"),
+    ("access", "Cannot log in to {service}"),
+    ("hardware", "{ci} not responding"),
+    ("software", "Error 500 when opening {service}"),
+    ("access", "{service} password reset loop"),
+    ("hardware", "Disk almost full on {ci}"),
+    ("hardware", "High CPU on {ci}"),
+    ("network", "Users at {site} cannot reach {service}"),
+    ("software", "{service} sync failing since this morning"),
+    ("network", "Packet loss towards {ci}"),
+    ("database", "Slow queries on {ci}"),
+    ("database", "Replication lag on {ci}"),
+    ("inquiry", "How do I export reports from {service}?"),
+    ("software", "{service} crashes when attaching files"),
+    ("access", "New starter needs {service} access"),
+]
+DESCRIPTIONS = [
+    "Reported by phone. {caller} says it started around {hour}:00 and affects their whole team.",
+    "Monitoring alert raised for {ci}. Users at {site} confirm the symptoms.",
+    "{caller} emailed the desk: the problem comes and goes, worst in the afternoon.",
+    "Raised from the self-service portal. Screenshot attached by the caller.",
+]
+WORK_NOTES = [
+    "Checked the logs on {ci}; nothing obvious yet.",
+    "Restarted the service on {ci}, monitoring.",
+    "Reproduced the issue from a test account.",
+    "Vendor ticket opened; waiting for their first response.",
+    "Correlates with last night's patch window on {ci}.",
+]
+COMMENTS = [
+    "Hi {caller}, we are looking into this now.",
+    "Could you confirm whether this still happens after a restart?",
+    "Thanks for your patience, an engineer is on it.",
+]
+RESOLUTIONS = [
+    "Restarted {ci} and confirmed with the caller.",
+    "Cleared the cache and rebuilt the index on {ci}.",
+    "Access granted after manager approval.",
+    "Freed disk space on {ci} and added monitoring.",
+    "Known issue; applied the documented workaround.",
+]
+ESCALATION_REASONS = [
+    "Needs second-line expertise.",
+    "Outside the desk's runbook; handing over.",
+    "Root cause appears to be on their platform.",
+]
+
+# Final state weights by age bucket (days): realistic queues are mostly recent open tickets.
+STATE_WEIGHTS: list[tuple[float, dict[IncidentState, int]]] = [
+    (1, {IncidentState.NEW: 35, IncidentState.IN_PROGRESS: 45, IncidentState.ON_HOLD: 10,
+         IncidentState.RESOLVED: 8, IncidentState.CANCELLED: 2}),
+    (3, {IncidentState.NEW: 8, IncidentState.IN_PROGRESS: 40, IncidentState.ON_HOLD: 17,
+         IncidentState.RESOLVED: 30, IncidentState.CANCELLED: 5}),
+    (7, {IncidentState.NEW: 2, IncidentState.IN_PROGRESS: 18, IncidentState.ON_HOLD: 12,
+         IncidentState.RESOLVED: 25, IncidentState.CLOSED: 38, IncidentState.CANCELLED: 5}),
+    (WINDOW_DAYS + 1, {IncidentState.IN_PROGRESS: 3, IncidentState.ON_HOLD: 4,
+                       IncidentState.RESOLVED: 3, IncidentState.CLOSED: 85,
+                       IncidentState.CANCELLED: 5}),
+]  # fmt: skip
+IMPACT_WEIGHTS = [12, 38, 50]
+URGENCY_WEIGHTS = [15, 40, 45]
+# Typical time to resolve by priority, in hours.
+RESOLVE_HOURS = {1: 4, 2: 8, 3: 24, 4: 48, 5: 96}
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def prepare_demo_database(url: str | None, options: DemoOptions, clock: Clock) -> str:
+    """Create the demo database and load the dataset; returns its URL.
+
+    With no URL the demo lives in its own file under the data dir, which is recreated each
+    time. A URL the user named is never wiped: it must not already hold a desk.
+    """
+    if url is None:
+        path = demo_database_path()
+        _remove_sqlite_files(path)
+        url = sqlite_url(path)
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            load_demo(session, clock, options)
+    finally:
+        database.dispose()
+    return url
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+@dataclass
+class _Cast:
+    users: dict[str, User]
+    members: dict[str, list[str]]  # group -> agent usernames
+    supervisors: list[str]
+
+
+def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
+    if (
+        session.exec(select(func.count()).select_from(Group)).one()
+        or session.exec(select(func.count()).select_from(Incident)).one()
+    ):
+        raise ValidationFailed(
+            "demo data goes into an empty database; this one already has groups or incidents "
+            "(omit --db to use the demo database under the data directory)"
+        )
+    rng = random.Random(options.seed)
+    now = clock.now().replace(microsecond=0)
+    start = now - timedelta(days=WINDOW_DAYS + 1)
+    setup_clock = FixedClock(start)
+    cast = _load_directory(session, setup_clock, options)
+    _load_incidents(session, rng, now, cast, options.incidents)
+
+
+def _load_directory(session: Session, clock: FixedClock, options: DemoOptions) -> _Cast:
+    admin = directory.resolve_actor(session, clock, DEMO_ADMIN)
+    if admin.role != Role.ADMIN.value:
+        raise ValidationFailed(f"demo needs '{DEMO_ADMIN}' to be the first user (admin)")
+    for name, _escalates, description in GROUPS:
+        directory.add_group(
+            session,
+            admin,
+            clock,
+            validate(directory.GroupCreate, name=name, description=description),
+        )
+    # Escalation targets form cycles, so link them after every group exists.
+    for name, escalates, _ in GROUPS:
+        directory.set_escalation_group(session, admin, clock, name, escalates)
+    for username, display, role, groups in USERS:
+        if username == DEMO_ADMIN:
+            continue
+        directory.add_user(
+            session,
+            admin,
+            clock,
+            validate(
+                directory.UserCreate,
+                username=username,
+                display_name=display,
+                role=role,
+                groups=groups,
+                email=f"{username}@example.com",
+            ),
+        )
+    admin_groups = next(groups for name, _, _, groups in USERS if name == DEMO_ADMIN)
+    for group in admin_groups:
+        directory.add_group_member(session, admin, clock, group, DEMO_ADMIN)
+    acting = (options.acting_user or "").strip()
+    if acting and directory.find_user(session, acting) is None:
+        directory.add_user(
+            session,
+            admin,
+            clock,
+            validate(
+                directory.UserCreate,
+                username=acting,
+                role=Role.SUPERVISOR,
+                groups=("Service Desk",),
+            ),
+        )
+    for service, criticality, _owner, cis in SERVICES:
+        directory.add_service(
+            session,
+            admin,
+            clock,
+            validate(directory.ServiceCreate, name=service, criticality=criticality),
+        )
+        for ci_class, ci in cis:
+            directory.add_config_item(
+                session,
+                admin,
+                clock,
+                validate(directory.ConfigItemCreate, name=ci, service=service, ci_class=ci_class),
+            )
+    users = {u.username: u for u in session.exec(select(User)).all()}
+    members = {
+        group: [u for u, _, role, groups in USERS if group in groups and role is Role.AGENT]
+        for group, _, _ in GROUPS
+    }
+    supervisors = [u for u, _, role, _ in USERS if role is Role.SUPERVISOR]
+    return _Cast(users=users, members=members, supervisors=supervisors)
+
+
+def _load_incidents(
+    session: Session, rng: random.Random, now: datetime, cast: _Cast, count: int
+) -> None:
+    opened_times = sorted(
+        now - timedelta(seconds=rng.randint(60, WINDOW_DAYS * 86_400)) for _ in range(count)
+    )
+    for opened_at in opened_times:
+        _one_incident(session, rng, now, cast, opened_at)
+
+
+def _pick_state(rng: random.Random, age_days: float) -> IncidentState:
+    weights = next(w for limit, w in STATE_WEIGHTS if age_days < limit)
+    states, values = zip(*weights.items(), strict=True)
+    return rng.choices(states, values)[0]
+
+
+def _one_incident(
+    session: Session, rng: random.Random, now: datetime, cast: _Cast, opened_at: datetime
+) -> None:
+    service, _criticality, owner, cis = rng.choice(SERVICES)
+    _ci_class, ci = rng.choice(cis)
+    category, template = rng.choice(TITLES)
+    site, caller = rng.choice(SITES), rng.choice(CALLERS)
+    fill = {"service": service, "ci": ci, "site": site, "caller": caller}
+    impact = rng.choices([1, 2, 3], IMPACT_WEIGHTS)[0]
+    urgency = rng.choices([1, 2, 3], URGENCY_WEIGHTS)[0]
+    first_line = rng.random() < 0.6
+    group = "Service Desk" if first_line else owner
+    logger = rng.choice(cast.members["Service Desk"])
+    clock = FixedClock(opened_at)
+    record = incidents.create_incident(
+        session,
+        cast.users[logger],
+        clock,
+        validate(
+            incidents.IncidentCreate,
+            title=template.format(**fill),
+            description=rng.choice(DESCRIPTIONS).format(hour=rng.randint(7, 18), **fill),
+            impact=impact,
+            urgency=urgency,
+            service=service,
+            ci=ci,
+            category=category,
+            group=group,
+            caller=caller,
+        ),
+    )
+    number = record.number
+    final = _pick_state(rng, (now - opened_at).total_seconds() / 86_400)
+    horizon = now - timedelta(seconds=30)
+
+    def step(minutes_low: int, minutes_high: int) -> bool:
+        """Advance the incident's clock; False when that would pass the present."""
+        target = clock.now() + timedelta(minutes=rng.randint(minutes_low, minutes_high))
+        if target >= horizon:
+            return False
+        clock.set(target)
+        return True
+
+    triager = logger if first_line else rng.choice(cast.members[group])
+    if final is IncidentState.CANCELLED:
+        if step(5, 240):
+            incidents.transition(
+                session, cast.users[triager], clock, number, IncidentState.CANCELLED,
+                reason="Duplicate of an existing ticket; caller informed.",
+            )  # fmt: skip
+        return
+    if final is IncidentState.NEW:
+        if rng.random() < 0.4 and step(2, 60):
+            incidents.add_note(
+                session, cast.users[logger], clock, number, "Triage: gathering details."
+            )
+        return
+
+    if first_line and rng.random() < 0.25 and step(10, 180):
+        incidents.escalate(
+            session, cast.users[logger], clock, number, reason=rng.choice(ESCALATION_REASONS),
+            to_group=owner if owner != "Service Desk" else None,
+        )  # fmt: skip
+        group = owner
+    worker = rng.choice(cast.members[group])
+    if not step(3, 90):
+        return
+    incidents.update_incident(
+        session,
+        cast.users[worker],
+        clock,
+        number,
+        incidents.IncidentChanges(assignee=worker, state=IncidentState.IN_PROGRESS),
+        action="assign",
+    )
+    if impact == 1 and urgency == 1 and rng.random() < 0.5 and step(1, 15):
+        incidents.set_major(
+            session, cast.users[rng.choice(cast.supervisors)], clock, number, True,
+            reason="Wide business impact; major incident process started.",
+        )  # fmt: skip
+    for _ in range(rng.randint(0, 3)):
+        if not step(10, 240):
+            return
+        if rng.random() < 0.4:
+            text = rng.choice(COMMENTS).format(**fill)
+            incidents.add_note(session, cast.users[worker], clock, number, text, comment=True)
+        else:
+            text = rng.choice(WORK_NOTES).format(**fill)
+            incidents.add_note(session, cast.users[worker], clock, number, text)
+    if final is IncidentState.IN_PROGRESS:
+        return
+    if final is IncidentState.ON_HOLD or rng.random() < 0.15:
+        if not step(10, 120):
+            return
+        reason = rng.choice(list(HoldReason))
+        incidents.transition(
+            session, cast.users[worker], clock, number, IncidentState.ON_HOLD, hold_reason=reason
+        )
+        if final is IncidentState.ON_HOLD:
+            return
+    hours = RESOLVE_HOURS[impact + urgency - 1]
+    if not step(30, int(hours * 60 * 1.5)):
+        return
+    incidents.transition(
+        session,
+        cast.users[worker],
+        clock,
+        number,
+        IncidentState.RESOLVED,
+        resolution_code=rng.choices(list(ResolutionCode), [50, 25, 10, 8, 7])[0],
+        resolution_notes=rng.choice(RESOLUTIONS).format(**fill),
+    )
+    if final is IncidentState.CLOSED and step(60 * 24, 60 * 24 * 3):
+        incidents.transition(session, cast.users[worker], clock, number, IncidentState.CLOSED)

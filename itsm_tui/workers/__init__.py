@@ -1,0 +1,1 @@
+"""Background loops (SLA evaluator, feed listener) started by the app or `itsm worker`."""
