@@ -504,9 +504,10 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
         incidents=args.incidents,
         acting_user=settings.username,
     )
-    url = prepare_demo_database(
-        settings.database_url if settings.database_source != "default" else None, options, clock
-    )
+    named_url = settings.database_url if settings.database_source != "default" else None
+    if named_url is not None:
+        _open(settings).dispose()  # a bad URL or a missing driver is bad input (exit 2)
+    url = prepare_demo_database(named_url, options, clock)
     if args.no_launch:
         summary = {"database": url, "seed": options.seed, "incidents": options.incidents}
         print(

@@ -37,6 +37,8 @@ class FixedClock:
 
     def advance(self, delta: timedelta | None = None, /, **kwargs: float) -> datetime:
         """Move forward by `delta` or by timedelta keyword arguments (`seconds=30`)."""
+        if delta is not None and kwargs:
+            raise TypeError("advance() takes a timedelta or keyword arguments, not both")
         self._at += delta if delta is not None else timedelta(**kwargs)
         return self._at
 

@@ -120,9 +120,7 @@ def test_user_precedence(
 
 def test_an_explicit_environ_mapping_replaces_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITSM_USER", "from-os")
-    settings = resolve_settings(
-        environ={"ITSM_USER": "from-mapping", "ITSM_DATABASE_URL": ENV_URL}
-    )
+    settings = resolve_settings(environ={"ITSM_USER": "from-mapping", "ITSM_DATABASE_URL": ENV_URL})
     assert settings.username == "from-mapping"
     assert settings.database_url == ENV_URL
     assert resolve_settings(environ={}).username == "login.name"
@@ -163,7 +161,7 @@ def test_a_broken_config_file_is_a_clear_error(text: str, complaint: str) -> Non
 
 def test_an_unreadable_config_path_is_a_clear_error() -> None:
     config.config_file().mkdir(parents=True)  # a directory where the file should be
-    with pytest.raises(ConfigError, match="config.toml"):
+    with pytest.raises(ConfigError, match=r"config\.toml"):
         resolve_settings()
 
 
@@ -258,10 +256,17 @@ def test_cli_with_a_broken_config_file_exits_2_and_writes_nothing(
         ("nosuchdb://host/db", "database URL"),
     ],
 )
+@pytest.mark.parametrize(
+    "command", [["incident", "list"], ["init"], ["demo", "--no-launch", "--incidents", "1"]]
+)
 def test_cli_with_an_unusable_database_url_exits_2(
-    url: str, complaint: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+    url: str,
+    complaint: str,
+    command: list[str],
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(["--db", url, "--user", "root", "incident", "list"], clock, capsys)
+    code, out, err = run(["--db", url, "--user", "root", *command], clock, capsys)
     assert code == 2
     assert out == ""
     assert complaint in err

@@ -20,8 +20,13 @@ def transaction(session: Session) -> Iterator[Session]:
     callers can retry after reloading; nothing of the failed attempt is kept.
     """
     if session.in_transaction():
-        # Reads done before the write (e.g. resolving the actor) must not leak into it.
-        session.rollback()
+        # Close the read transaction left open by earlier lookups so this one starts fresh.
+        # Ending a clean one with commit keeps loaded objects usable (rollback would expire
+        # them all and force reloads); unflushed edits from outside a use case are dropped.
+        if session.new or session.dirty or session.deleted:
+            session.rollback()
+        else:
+            session.commit()
     try:
         yield session
         session.commit()

@@ -1,0 +1,28 @@
+"""Reading the change feed: clients remember the last event id they saw and ask for newer.
+
+Writers append events inside their own transaction (services/history.py), so an event is
+visible exactly when the change it announces is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from itsm_tui.store.models import FeedEvent
+
+
+def latest_event_id(session: Session) -> int:
+    """Where a client that starts now should begin reading (0 on an empty feed)."""
+    return session.exec(select(func.coalesce(func.max(FeedEvent.id), 0))).one()
+
+
+def events_since(session: Session, after_id: int, *, limit: int = 500) -> list[FeedEvent]:
+    """Events with id greater than `after_id`, oldest first, at most `limit` of them."""
+    statement = (
+        select(FeedEvent)
+        .where(col(FeedEvent.id) > after_id)
+        .order_by(col(FeedEvent.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())
