@@ -773,7 +773,11 @@ def _id(record: Incident | Group) -> int:
 
 def _load(session: Session, number: str) -> Incident:
     number = number.strip().upper()
-    incident = session.exec(select(Incident).where(Incident.number == number)).first()
+    # populate_existing: a copy this session still holds from earlier may be stale; every use
+    # case must see (and version-check against) the row as it is now.
+    incident = session.exec(
+        select(Incident).where(Incident.number == number).execution_options(populate_existing=True)
+    ).first()
     if incident is None:
         raise NotFound(f"no incident {number}; list incidents with: itsm incident list")
     return incident

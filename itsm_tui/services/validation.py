@@ -27,7 +27,8 @@ def _encodable(value: str) -> str:
 def _single_line(value: str) -> str:
     value = _encodable(value).strip()
     for char in value:
-        if unicodedata.category(char) == "Cc":
+        # Cc: controls incl. \n \r \t; Zl/Zp: U+2028/U+2029, which splitlines() breaks on.
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             raise ValueError("a one-line field may not contain control characters or newlines")
     return value
 
