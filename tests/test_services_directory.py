@@ -51,7 +51,7 @@ def test_add_user_audits_each_field_and_publishes_once(desk: Desk, database: Dat
         "role": (None, "agent"),
         "groups": (None, "Network, Service Desk"),
     }
-    with database.read_session() as s:
+    with database.session() as s:
         dave = s.scalars(select(User).where(User.username == "dave")).one()
         memberships = s.scalars(
             select(GroupMembership).where(GroupMembership.user_id == dave.id)

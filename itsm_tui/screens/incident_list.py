@@ -19,7 +19,17 @@ from itsm_tui.services.records import IncidentRecord
 
 LIST_LIMIT = 200
 OPEN_STATES = ("new", "in_progress", "on_hold")
-COLUMNS = ("Number", "Pri", "State", "Title", "Group", "Assignee", "Opened")
+# Fixed widths: the table never re-measures (cheap on every refresh) and the first columns
+# that matter most fit an 80-column terminal.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Number", 10),
+    ("Pri", 8),
+    ("State", 11),
+    ("Title", 36),
+    ("Group", 12),
+    ("Assignee", 10),
+    ("Opened", 16),
+)
 
 
 class IncidentListScreen(Screen[None]):
@@ -41,7 +51,8 @@ class IncidentListScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(*COLUMNS)
+        for label, width in COLUMNS:
+            table.add_column(label, width=width)
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -57,7 +68,7 @@ class IncidentListScreen(Screen[None]):
         database, actor = app.database, app.actor  # type: ignore[attr-defined]
         states = () if show_all else OPEN_STATES
         query = IncidentQuery(states=states, limit=LIST_LIMIT)  # type: ignore[arg-type]
-        with database.read_session() as session:
+        with database.session() as session:
             records = list_incidents(session, actor, query)
         self.app.call_from_thread(self.show_incidents, records, show_all)
 

@@ -262,8 +262,9 @@ def update_incident(
     now = clock.now()
     with transaction(session):
         incident = _load(session, number)
-        _check_version(incident, expect_version)
-        _apply_changes(session, actor, incident, changes, now, action)
+        _apply_changes(
+            session, actor, incident, changes, now, action, expect_version=expect_version
+        )
     return incident_record(session, incident)
 
 
@@ -332,6 +333,8 @@ def reopen(
     now = clock.now()
     with transaction(session):
         incident = _load(session, number)
+        scope = _scope(session, actor, incident)
+        _require(actor, IncidentAction.TRANSITION, scope, "reopen")
         _check_version(incident, expect_version)
         if incident.state != IncidentState.RESOLVED.value:
             raise InvalidTransition(
@@ -391,8 +394,10 @@ def add_note(
             # A first customer-visible reply from the desk counts as the response.
             audit_changes["responded_at"] = (None, now)
             incident.responded_at = now
-        incident.updated_at = now
-        session.add(incident)
+            incident.updated_at = now
+            session.add(incident)
+        # Otherwise the incident row is left alone: a note is not an edit, and bumping the
+        # version would make a colleague's concurrent reassignment fail as a conflict.
         record_changes(
             session,
             record_type=RecordType.INCIDENT,
@@ -434,8 +439,8 @@ def escalate(
     now = clock.now()
     with transaction(session):
         incident = _load(session, number)
-        _check_version(incident, expect_version)
         _require(actor, IncidentAction.ESCALATE, _scope(session, actor, incident), "escalate")
+        _check_version(incident, expect_version)
         if not IncidentState(incident.state).is_open:
             raise InvalidTransition(
                 f"{incident.number} is {incident.state}; only open incidents escalate"
@@ -526,6 +531,7 @@ def _apply_changes(
     action: str,
     *,
     scope_checked: bool = False,
+    expect_version: int | None = None,
 ) -> None:
     """Validate `changes` against permissions and the workflow, then write them, one audit row
     per changed field and one feed event. Raises before writing anything on refusal."""
@@ -571,6 +577,8 @@ def _apply_changes(
                 _require(actor, IncidentAction.TRANSITION, scope, "change the state of")
             if changes.major is not None and changes.major != incident.major:
                 _require(actor, IncidentAction.DECLARE_MAJOR, scope, "change the major flag of")
+        # Permission first: a caller who may not act learns that, not that they were late.
+        _check_version(incident, expect_version)
 
         if not state.is_open and target_state is None:
             if state is IncidentState.RESOLVED and not (field_changes or assignment):

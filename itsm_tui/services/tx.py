@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from itsm_tui.services.errors import Conflict
+from itsm_tui.store.engine import begin_write
 
 
 @contextmanager
@@ -28,6 +29,7 @@ def transaction(session: Session) -> Iterator[Session]:
         else:
             session.commit()
     try:
+        begin_write(session)
         yield session
         session.commit()
     except StaleDataError as error:

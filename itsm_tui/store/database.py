@@ -17,23 +17,18 @@ class Database:
     url: str
     engine: Engine
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
-    _read_sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._sessions = session_factory(self.engine)
-        self._read_sessions = session_factory(self.engine, read_only=True)
 
     @property
     def label(self) -> str:
         return describe_url(self.url)
 
     def session(self) -> Session:
-        """A session for one use case that writes."""
+        """A session for use cases; reads in it never hold SQLite's write lock, only the
+        service transactions that write do (see `store.engine.begin_write`)."""
         return self._sessions()
-
-    def read_session(self) -> Session:
-        """A session for screens and reports that only read (never takes SQLite's write lock)."""
-        return self._read_sessions()
 
     def dispose(self) -> None:
         self.engine.dispose()

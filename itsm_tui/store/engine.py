@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BEGIN_OPTION = "sqlite_begin"  # an execution option our "begin" listener reads
 
 
 def normalise_url(url: str) -> str:
@@ -38,12 +39,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL for readers-during-writes, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE`.
+    """WAL for readers-during-writes, foreign keys on, a busy timeout, and explicit BEGINs.
 
-    pysqlite's own transaction handling starts transactions lazily as DEFERRED; a deferred
-    transaction that reads then writes can fail at once with "database is locked" when another
-    writer got in between, whatever the busy timeout. Taking the write lock at BEGIN makes
-    concurrent writers queue on the busy timeout instead (SQLAlchemy's documented recipe).
+    pysqlite starts every transaction as DEFERRED; a deferred transaction that reads and then
+    writes can fail at once with "database is locked" when another writer got in between,
+    whatever the busy timeout. So write use cases begin IMMEDIATE (`begin_write`), taking the
+    write lock up front and queueing on the busy timeout, while plain reads stay DEFERRED and
+    never hold the lock (SQLAlchemy's documented pysqlite recipe).
     """
 
     @event.listens_for(engine, "connect")
@@ -58,18 +60,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """Sessions keep loaded objects usable after commit: services return them to callers.
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions keep loaded objects usable after commit: services return them to callers."""
+    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
 
-    `read_only` sessions on SQLite begin DEFERRED, so screens polling the queue never hold the
-    write lock; writes through them would fail, which is the point.
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a write transaction.
+
+    On SQLite this is `BEGIN IMMEDIATE`; other engines ignore the option (PostgreSQL's row
+    locks and the version column do the work there). Call with no transaction open.
     """
-    bind = engine.execution_options(sqlite_begin="DEFERRED") if read_only else engine
-    return sessionmaker(bind=bind, class_=Session, expire_on_commit=False)
+    session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
 
 
 def describe_url(url: str) -> str:
