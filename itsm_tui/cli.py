@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
@@ -507,13 +508,19 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
     named_url = settings.database_url if settings.database_source != "default" else None
     if named_url is not None:
         _open(settings).dispose()  # a bad URL or a missing driver is bad input (exit 2)
+    print(
+        f"Loading demo data ({options.incidents} incidents, seed {options.seed})…",
+        file=sys.stderr,
+        flush=True,
+    )
     url = prepare_demo_database(named_url, options, clock)
     if args.no_launch:
-        summary = {"database": url, "seed": options.seed, "incidents": options.incidents}
+        shown = make_url(url).render_as_string(hide_password=True)
+        summary = {"database": shown, "seed": options.seed, "incidents": options.incidents}
         print(
             output.to_json(summary)
             if getattr(args, "json", False)
-            else f"Demo data ({options.incidents} incidents, seed {options.seed}) is in {url}"
+            else f"Demo data ({options.incidents} incidents, seed {options.seed}) is in {shown}"
         )
         return EXIT_OK
     return _launch(settings.model_copy(update={"database_url": url}), clock)

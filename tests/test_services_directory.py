@@ -145,7 +145,7 @@ def test_add_group_service_and_ci(desk: Desk, database: Database) -> None:
 def test_directory_refuses_bad_input_and_writes_nothing(desk: Desk, database: Database) -> None:
     cases: list[tuple[str, type[Any], dict[str, Any]]] = [
         ("user", directory.UserCreate, {"username": "alice", "role": "agent"}),  # exists
-        ("user", directory.UserCreate, {"username": "Dave", "role": "agent"}),
+        ("user", directory.UserCreate, {"username": "ALICE", "role": "agent"}),  # same, any case
         ("user", directory.UserCreate, {"username": "da ve", "role": "agent"}),
         ("user", directory.UserCreate, {"username": "", "role": "agent"}),
         ("user", directory.UserCreate, {"username": "9lives", "role": "agent"}),
@@ -233,3 +233,10 @@ def test_deactivated_user_cannot_act(desk: Desk, database: Database) -> None:
         lambda: directory.resolve_actor(desk.session, desk.clock, "bob"),
         match="deactivated",
     )
+
+
+def test_usernames_are_case_insensitive(desk: Desk) -> None:
+    data = validate(directory.UserCreate, username=" Dave ", role="agent")
+    record = directory.add_user(desk.session, desk["root"], desk.clock, data)
+    assert record.username == "dave"
+    assert directory.resolve_actor(desk.session, desk.clock, "DAVE").username == "dave"

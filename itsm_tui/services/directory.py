@@ -29,8 +29,13 @@ USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$")
 RESERVED_USERNAMES = frozenset({"me", "none"})
 
 
+def normalise_username(value: str) -> str:
+    """Usernames are case-insensitive (login names, `--user Alice`): stored lowercase."""
+    return value.strip().lower()
+
+
 def _username(value: str) -> str:
-    value = value.strip()
+    value = normalise_username(value)
     if not USERNAME_PATTERN.fullmatch(value):
         raise ValueError(
             "usernames are 1-64 characters: lowercase letters, digits, '_', '.', '-', "
@@ -74,6 +79,7 @@ class ConfigItemCreate(Input):
 
 
 def find_user(session: Session, username: str) -> User | None:
+    username = normalise_username(username)
     return session.exec(select(User).where(User.username == username)).first()
 
 
