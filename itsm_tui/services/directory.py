@@ -13,7 +13,7 @@ from itsm_tui.clock import Clock
 from itsm_tui.domain.enums import Criticality, RecordType, Role
 from itsm_tui.domain.permissions import may_manage_directory
 from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
-from itsm_tui.services.history import publish, record_changes
+from itsm_tui.services.history import record_write
 from itsm_tui.services.records import (
     ConfigItemRecord,
     GroupRecord,
@@ -188,10 +188,12 @@ def _insert_user(session: Session, actor: User | None, clock: Clock, data: UserC
         assert group.id is not None
         session.add(GroupMembership(user_id=user.id, group_id=group.id))
     author = actor or user
-    record_changes(
+    record_write(
         session,
         record_type=RecordType.USER,
         record_id=user.id,
+        number=user.username,
+        action="create",
         actor=author,
         at=now,
         changes={
@@ -201,15 +203,6 @@ def _insert_user(session: Session, actor: User | None, clock: Clock, data: UserC
             "role": (None, user.role),
             "groups": (None, ", ".join(g.name for g in groups) or None),
         },
-    )
-    publish(
-        session,
-        record_type=RecordType.USER,
-        record_id=user.id,
-        action="create",
-        actor=author,
-        at=now,
-        number=user.username,
     )
     return user
 
@@ -230,10 +223,12 @@ def add_group(session: Session, actor: User, clock: Clock, data: GroupCreate) ->
         session.add(group)
         session.flush()
         assert group.id is not None
-        record_changes(
+        record_write(
             session,
             record_type=RecordType.GROUP,
             record_id=group.id,
+            number=group.name,
+            action="create",
             actor=actor,
             at=now,
             changes={
@@ -241,15 +236,6 @@ def add_group(session: Session, actor: User, clock: Clock, data: GroupCreate) ->
                 "description": (None, group.description or None),
                 "escalates_to": (None, escalation.name if escalation else None),
             },
-        )
-        publish(
-            session,
-            record_type=RecordType.GROUP,
-            record_id=group.id,
-            action="create",
-            actor=actor,
-            at=now,
-            number=group.name,
         )
     return group_record(session, group)
 
@@ -269,10 +255,12 @@ def add_service(session: Session, actor: User, clock: Clock, data: ServiceCreate
         session.add(service)
         session.flush()
         assert service.id is not None
-        record_changes(
+        record_write(
             session,
             record_type=RecordType.SERVICE,
             record_id=service.id,
+            number=service.name,
+            action="create",
             actor=actor,
             at=now,
             changes={
@@ -280,15 +268,6 @@ def add_service(session: Session, actor: User, clock: Clock, data: ServiceCreate
                 "description": (None, service.description or None),
                 "criticality": (None, service.criticality),
             },
-        )
-        publish(
-            session,
-            record_type=RecordType.SERVICE,
-            record_id=service.id,
-            action="create",
-            actor=actor,
-            at=now,
-            number=service.name,
         )
     return service_record(service)
 
@@ -308,10 +287,12 @@ def add_config_item(
         session.add(ci)
         session.flush()
         assert ci.id is not None
-        record_changes(
+        record_write(
             session,
             record_type=RecordType.CONFIG_ITEM,
             record_id=ci.id,
+            number=ci.name,
+            action="create",
             actor=actor,
             at=now,
             changes={
@@ -319,15 +300,6 @@ def add_config_item(
                 "ci_class": (None, ci.ci_class),
                 "service": (None, service.name),
             },
-        )
-        publish(
-            session,
-            record_type=RecordType.CONFIG_ITEM,
-            record_id=ci.id,
-            action="create",
-            actor=actor,
-            at=now,
-            number=ci.name,
         )
     return ConfigItemRecord(name=ci.name, ci_class=ci.ci_class, service=service.name)
 
@@ -422,27 +394,20 @@ def set_escalation_group(
             if target_group.escalation_group_id
             else None
         )
+        if (old.id if old else None) == (target.id if target else None):
+            raise ValidationFailed(f"group '{group}' already escalates to {escalates_to}")
         target_group.escalation_group_id = target.id if target else None
         session.add(target_group)
         assert target_group.id is not None
-        changes = record_changes(
+        record_write(
             session,
             record_type=RecordType.GROUP,
             record_id=target_group.id,
-            actor=actor,
-            at=now,
-            changes={"escalates_to": (old.name if old else None, target.name if target else None)},
-        )
-        if not changes:
-            raise ValidationFailed(f"group '{group}' already escalates to {escalates_to}")
-        publish(
-            session,
-            record_type=RecordType.GROUP,
-            record_id=target_group.id,
+            number=target_group.name,
             action="update",
             actor=actor,
             at=now,
-            number=target_group.name,
+            changes={"escalates_to": (old.name if old else None, target.name if target else None)},
         )
     return group_record(session, target_group)
 
@@ -459,21 +424,14 @@ def add_group_member(
         if is_member(session, user.id, target_group.id):
             raise ValidationFailed(f"'{username}' is already in group '{group}'")
         session.add(GroupMembership(user_id=user.id, group_id=target_group.id))
-        record_changes(
+        record_write(
             session,
             record_type=RecordType.GROUP,
             record_id=target_group.id,
-            actor=actor,
-            at=now,
-            changes={"member_added": (None, user.username)},
-        )
-        publish(
-            session,
-            record_type=RecordType.GROUP,
-            record_id=target_group.id,
+            number=target_group.name,
             action="update",
             actor=actor,
             at=now,
-            number=target_group.name,
+            changes={"member_added": (None, user.username)},
         )
     return group_record(session, target_group)

@@ -97,3 +97,35 @@ def journal(
     )
     session.add(entry)
     return entry
+
+
+def record_write(
+    session: Session,
+    *,
+    record_type: RecordType,
+    record_id: int,
+    number: str | None,
+    action: str,
+    actor: User,
+    at: datetime,
+    changes: Mapping[str, tuple[object, object]],
+) -> list[AuditEntry]:
+    """The audit rows and the one feed event every write leaves, in the caller's transaction."""
+    entries = record_changes(
+        session,
+        record_type=record_type,
+        record_id=record_id,
+        actor=actor,
+        at=at,
+        changes=changes,
+    )
+    publish(
+        session,
+        record_type=record_type,
+        record_id=record_id,
+        action=action,
+        actor=actor,
+        at=at,
+        number=number,
+    )
+    return entries

@@ -46,7 +46,7 @@ from itsm_tui.services.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from itsm_tui.services.history import journal, publish, record_changes
+from itsm_tui.services.history import journal, record_write
 from itsm_tui.services.numbers import next_number
 from itsm_tui.services.records import (
     AuditRecord,
@@ -228,22 +228,15 @@ def create_incident(
         session.add(incident)
         session.flush()
         assert incident.id is not None
-        record_changes(
+        record_write(
             session,
             record_type=RecordType.INCIDENT,
             record_id=incident.id,
-            actor=actor,
-            at=now,
-            changes={field: (None, value) for field, value in _snapshot(session, incident).items()},
-        )
-        publish(
-            session,
-            record_type=RecordType.INCIDENT,
-            record_id=incident.id,
+            number=incident.number,
             action="create",
             actor=actor,
             at=now,
-            number=incident.number,
+            changes={field: (None, value) for field, value in _snapshot(session, incident).items()},
         )
     return incident_record(session, incident)
 
@@ -398,22 +391,15 @@ def add_note(
             session.add(incident)
         # Otherwise the incident row is left alone: a note is not an edit, and bumping the
         # version would make a colleague's concurrent reassignment fail as a conflict.
-        record_changes(
+        record_write(
             session,
             record_type=RecordType.INCIDENT,
             record_id=_id(incident),
-            actor=actor,
-            at=now,
-            changes=audit_changes,
-        )
-        publish(
-            session,
-            record_type=RecordType.INCIDENT,
-            record_id=_id(incident),
+            number=incident.number,
             action="comment" if data.comment else "work_note",
             actor=actor,
             at=now,
-            number=incident.number,
+            changes=audit_changes,
         )
     return JournalRecord(
         kind=entry.kind, author=actor.username, body=entry.body, created_at=entry.created_at
@@ -668,10 +654,12 @@ def _apply_changes(
         incident.updated_at = now
         session.add(incident)
     session.flush()  # the version check happens here: a stale row raises Conflict
-    record_changes(
+    record_write(
         session,
         record_type=RecordType.INCIDENT,
         record_id=_id(incident),
+        number=incident.number,
+        action=action,
         actor=actor,
         at=now,
         changes=diff,
@@ -686,15 +674,6 @@ def _apply_changes(
             body=f"{_describe(diff)}: {changes.reason}",
             at=now,
         )
-    publish(
-        session,
-        record_type=RecordType.INCIDENT,
-        record_id=_id(incident),
-        action=action,
-        actor=actor,
-        at=now,
-        number=incident.number,
-    )
 
 
 def _apply_state(
