@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from itsm_tui.clock import FixedClock
-from tests.test_cli import Cli, build_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, build_desk, copy_database, nothing_written
 
 INC_WORKING = "INC0000001"  # Service Desk, assigned to alice, in_progress, service Email
 INC_NEW = "INC0000002"  # Network, unassigned, new

@@ -17,7 +17,7 @@ from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import GroupMembership, User
 from tests.conftest import T0, Desk
-from tests.test_services_incidents import mark, refused, written
+from tests.service_helpers import mark, refused, written
 
 
 def test_add_user_audits_each_field_and_publishes_once(desk: Desk, database: Database) -> None:

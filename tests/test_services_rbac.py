@@ -19,7 +19,7 @@ from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import GroupMembership
 from tests.conftest import Desk
-from tests.test_services_incidents import drive, footprint, make, mark, refused, written
+from tests.service_helpers import drive, footprint, make, mark, refused, written
 
 # The seeded desk, restated so the expectations below do not read the code under test.
 ROLES = {
