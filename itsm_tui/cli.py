@@ -360,6 +360,12 @@ def cmd_incident_list(ctx: Context) -> int:
     )
     records = incidents.list_incidents(ctx.session, ctx.actor, query)
     ctx.emit(output.incident_table(records), records)
+    if len(records) == query.limit:
+        # stderr, so `--json | jq length` scripts still get a clean array but a person sees it.
+        print(
+            f"itsm: note: showing the first {query.limit}; there may be more (raise --limit)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -412,7 +418,8 @@ def cmd_incident_note(ctx: Context) -> int:
         ctx.session, ctx.actor, ctx.clock, a.number, a.text, comment=a.comment
     )
     label = "comment" if a.comment else "work note"
-    ctx.emit(f"Added a {label} to {a.number.upper()}.", entry)
+    number = a.number.strip().upper()
+    ctx.emit(f"Added a {label} to {number}.", {"number": number, **entry.model_dump(mode="json")})
     return EXIT_OK
 
 
@@ -467,6 +474,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except OperationalError as error:
         _fail(f"cannot use the database: {error.orig}")
         return EXIT_FAILURE
+    except OSError as error:
+        _fail(f"cannot use {error.filename or 'a file'}: {error.strerror or error}")
+        return EXIT_FAILURE
     except SQLAlchemyError as error:
         _fail(f"database error: {error}")
         return EXIT_FAILURE
@@ -505,7 +515,9 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
         incidents=args.incidents,
         acting_user=settings.username,
     )
-    named_url = settings.database_url if settings.database_source != "default" else None
+    # Only an explicit --db redirects the demo: a desk configured through the environment or
+    # config.toml is someone's real database and must not fill up with fake tickets.
+    named_url = settings.database_url if settings.database_source == "--db" else None
     if named_url is not None:
         _open(settings).dispose()  # a bad URL or a missing driver is bad input (exit 2)
     print(

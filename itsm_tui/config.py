@@ -75,7 +75,15 @@ def load_file_config(path: Path | None = None) -> FileConfig:
     try:
         with path.open("rb") as handle:
             return FileConfig.model_validate(tomllib.load(handle))
-    except (tomllib.TOMLDecodeError, ValidationError, OSError) as error:
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']) or 'file'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(
+            f"cannot use {path}: {problems} (allowed keys: database_url, user)"
+        ) from error
+    except (tomllib.TOMLDecodeError, OSError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error
 
 
@@ -94,28 +102,46 @@ def resolve_settings(
     default_url: str | None = None,
 ) -> Settings:
     environ = os.environ if environ is None else environ
-    file_config = load_file_config()
-    candidates = [
-        ("--db", _given(cli_database_url)),
-        (DATABASE_ENV, _given(environ.get(DATABASE_ENV))),
-        ("config.toml", _given(file_config.database_url)),
-    ]
-    source, url = next(((s, u) for s, u in candidates if u), ("default", None))
+    _refuse_blank_flag("--db", cli_database_url)
+    _refuse_blank_flag("--user", cli_user)
+    file_config: FileConfig | None = None
+
+    def from_file() -> FileConfig:
+        # Read lazily: a broken config.toml must not stop a command that passes every
+        # setting as a flag or environment variable.
+        nonlocal file_config
+        if file_config is None:
+            file_config = load_file_config()
+        return file_config
+
+    source, url = "default", None
+    if _given(cli_database_url):
+        source, url = "--db", _given(cli_database_url)
+    elif _given(environ.get(DATABASE_ENV)):
+        source, url = DATABASE_ENV, _given(environ.get(DATABASE_ENV))
+    elif _given(from_file().database_url):
+        source, url = "config.toml", _given(from_file().database_url)
     username = (
         _given(cli_user)
         or _given(environ.get(USER_ENV))
-        or _given(file_config.user)
+        or _given(from_file().user)
         or login_name()
     )
     return Settings(
         database_url=url or default_url or default_database_url(),
-        username=username,
+        username=username.lower(),
         database_source=source,
     )
 
 
+def _refuse_blank_flag(flag: str, value: str | None) -> None:
+    """`--db "$UNSET"` in a script is a mistake; falling back silently would write elsewhere."""
+    if value is not None and not value.strip():
+        raise ConfigError(f"{flag} was given an empty value; pass a value or leave the flag out")
+
+
 def _given(value: str | None) -> str | None:
-    """A blank value (`ITSM_USER=` or `user = " "`) counts as not set, not as an empty name."""
+    """A blank environment or file value (`ITSM_USER=`) counts as not set."""
     if value is None:
         return None
     return value.strip() or None

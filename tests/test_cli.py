@@ -336,7 +336,17 @@ def test_list_is_a_json_array_newest_first(queue: Cli) -> None:
     ],
 )
 def test_list_filters(queue: Cli, filters: list[str], expected: list[str]) -> None:
-    assert numbers(queue.json("incident", "list", *filters)) == expected
+    result = queue.run("incident", "list", *filters, "--json")
+    assert result.code == 0, result.err
+    assert numbers(result.json()) == expected
+
+
+def test_a_list_cut_at_the_limit_says_so_on_stderr_only(queue: Cli) -> None:
+    cut = queue.run("incident", "list", "--limit", "2", "--json")
+    assert len(cut.json()) == 2
+    assert "showing the first 2" in cut.err
+    whole = queue.run("incident", "list", "--limit", "1000", "--json")
+    assert whole.err == ""
 
 
 def test_list_assignee_me_means_the_acting_user(queue: Cli) -> None:

@@ -127,13 +127,35 @@ def test_an_explicit_environ_mapping_replaces_os_environ(monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize("blank", ["", "   "])
-def test_blank_values_count_as_unset(blank: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blank_environment_and_file_values_count_as_unset(
+    blank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ITSM_USER", blank)
     monkeypatch.setenv("ITSM_DATABASE_URL", blank)
     write_config(f'user = "{blank}"\ndatabase_url = "{blank}"\n')
-    settings = resolve_settings(cli_user=blank, cli_database_url=blank)
+    settings = resolve_settings()
     assert settings.username == "login.name"
     assert settings.database_source == "default"
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_flags_are_refused_not_skipped(blank: str) -> None:
+    """`--db "$UNSET_VAR"` must not quietly write to the default database instead."""
+    with pytest.raises(ConfigError, match="--db was given an empty value"):
+        resolve_settings(cli_database_url=blank)
+    with pytest.raises(ConfigError, match="--user was given an empty value"):
+        resolve_settings(cli_user=blank)
+
+
+def test_flags_and_environment_bypass_a_broken_config_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_config('databse_url = "typo"\n')
+    settings = resolve_settings(cli_database_url=CLI_URL, cli_user="cli")
+    assert (settings.database_url, settings.username) == (CLI_URL, "cli")
+    monkeypatch.setenv("ITSM_USER", "env")
+    monkeypatch.setenv("ITSM_DATABASE_URL", ENV_URL)
+    assert resolve_settings().username == "env"
 
 
 def test_values_are_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,7 +175,7 @@ def test_values_are_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_broken_config_file_is_a_clear_error(text: str, complaint: str) -> None:
     path = write_config(text)
     with pytest.raises(ConfigError) as error:
-        resolve_settings(cli_database_url=CLI_URL, cli_user="cli")
+        resolve_settings()
     message = str(error.value)
     assert str(path) in message
     assert complaint in message

@@ -40,8 +40,12 @@ def transaction(session: Session) -> Iterator[Session]:
     except IntegrityError as error:
         session.rollback()
         raise Conflict(f"the change clashes with existing data: {error.orig}") from error
-    except OperationalError:
+    except OperationalError as error:
         session.rollback()
+        if "locked" in str(error.orig).lower() or "serializ" in str(error.orig).lower():
+            # Another writer held the database past the busy timeout: retryable, like a
+            # version conflict, and nothing was written.
+            raise Conflict("the database is busy with other writers; try again") from error
         raise
     except BaseException:
         session.rollback()
