@@ -14,28 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from itsm_tui.display import printable
 from itsm_tui.services.records import IncidentDetail, IncidentRecord
 
-_SAFE_CONTROLS = {"\n", "\t"}
-
-
-def printable(text: str | None, *, multiline: bool = False) -> str:
-    if text is None:
-        return "-"
-    out = []
-    for char in text:
-        code = ord(char)
-        is_control = (
-            code < 0x20
-            or 0x7F <= code < 0xA0
-            or 0x202A <= code <= 0x202E
-            or (0x2066 <= code <= 0x2069)
-        )
-        if is_control and not (multiline and char in _SAFE_CONTROLS):
-            out.append(char.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(char)
-    return "".join(out)
+__all__ = ["incident_table", "incident_text", "printable", "table", "to_json"]
 
 
 def to_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> str:

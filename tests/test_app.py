@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from rich.text import Text
+from sqlalchemy import text as sa_text
 from textual.widgets import DataTable, Static
 
 from itsm_tui.app import ITSMApp
@@ -69,6 +70,45 @@ async def test_user_text_is_shown_literally(seeded_url: str, clock: FixedClock) 
         assert isinstance(cell, Text)
         assert cell.plain == MARKUP_TITLE
         assert not cell.spans  # no style parsed out of the user's brackets
+
+
+async def test_stored_escape_codes_are_shown_escaped(seeded_url: str, clock: FixedClock) -> None:
+    """Text that reached the database around validation (an import, an older version) still
+    cannot drive the terminal: controls and bidi overrides show as visible escapes."""
+    database = open_database(seeded_url)
+    with database.engine.begin() as connection:
+        connection.execute(
+            sa_text("UPDATE incidents SET title = :t WHERE title = 'Printer jam'"),
+            {"t": "Printer \x1b]52;c;cHduZWQ=\x07 jam \u202egpj.exe"},
+        )
+    database.dispose()
+    app = ITSMApp(database_url=seeded_url, username="alice", clock=clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await _loaded(app, pilot)
+        titles = [table.get_row_at(i)[3].plain for i in range(table.row_count)]
+        shown = next(t for t in titles if t.startswith("Printer"))
+        assert shown == "Printer \\x1b]52;c;cHduZWQ=\\x07 jam \\u202egpj.exe"
+
+
+async def test_a_failed_load_is_reported_and_the_app_keeps_running(
+    seeded_url: str, clock: FixedClock
+) -> None:
+    app = ITSMApp(database_url=seeded_url, username="alice", clock=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _loaded(app, pilot)
+        with app.database.engine.begin() as connection:
+            connection.execute(sa_text("ALTER TABLE incidents RENAME TO incidents_gone"))
+        await pilot.press("r")
+        await _loaded(app, pilot)
+        status = app.screen.query_one("#status-line", Static)
+        assert status.has_class("error")
+        assert "Could not load incidents" in str(status.render())
+        assert app.is_running
+        with app.database.engine.begin() as connection:
+            connection.execute(sa_text("ALTER TABLE incidents_gone RENAME TO incidents"))
+        await pilot.press("r")
+        table = await _loaded(app, pilot)
+        assert table.row_count == 2 and not status.has_class("error")
 
 
 def test_demo_snapshot(snap_compare, sqlite_url: str, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from itsm_tui import config
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from tests.cli_helpers import Cli, build_desk, copy_database, db_state
@@ -704,52 +705,43 @@ def test_control_characters_in_titles_are_refused_not_printed(cli: Cli) -> None:
     assert "control characters" in result.err
 
 
-def test_human_output_escapes_control_characters(cli: Cli) -> None:
-    evil = f"before{ESC}[31mred{ESC}]0;owned\x07\x9b2Jafter"
-    cli.new_incident(title="Mail", description=evil, group="Service Desk")
-    cli.ok("incident", "note", "INC0000001", "--text", evil)
+def test_terminal_escape_codes_are_refused_in_any_text(cli: Cli) -> None:
+    """ESC/OSC/C1 sequences could recolour, retitle or write the clipboard of a colleague's
+    terminal; they are refused at the edge (exit 2) and nothing is written."""
+    cli.new_incident(title="Mail", group="Service Desk")
+    for evil in (f"a{ESC}[31mred", f"a{ESC}]52;c;cHduZWQ=\x07", "a\x9b2J", "a\x07"):
+        for argv in (
+            ["incident", "note", "INC0000001", "--text", evil],
+            ["incident", "update", "INC0000001", "--description", evil],
+        ):
+            result = cli.run(*argv)
+            assert result.code == 2, (argv, result.err)
+            assert "control character" in result.err and ESC not in result.err
+    shown = cli.show("INC0000001")
+    assert (shown["description"], shown["journal"], shown["version"]) == ("", [], 1)
+
+
+def test_tabs_line_breaks_and_bidi_in_long_text_are_kept_and_shown_escaped(cli: Cli) -> None:
+    text = "line one\n\tindented\r\nrtl \u202egpj.exe"
+    cli.new_incident(title="Mail", description=text, group="Service Desk")
+    assert cli.show("INC0000001")["description"] == text  # stored exactly
     out = cli.ok("incident", "show", "INC0000001").out
-    for raw in (ESC, "\x07", "\x9b"):
-        assert raw not in out
-    assert out.count("before\\x1b[31mred\\x1b]0;owned\\x07\\x9b2Jafter") == 2
-    # JSON escapes them too, and gives back exactly what was typed.
-    raw_json = cli.ok("incident", "show", "INC0000001", "--json").out
-    assert ESC not in raw_json
-    data = json.loads(raw_json)
-    assert data["description"] == evil and data["journal"][0]["body"] == evil
+    assert "\u202e" not in out and "rtl \\u202egpj.exe" in out
+    assert "\tindented" in out
 
 
-def test_bidi_overrides_are_escaped_in_human_output(cli: Cli) -> None:
-    title = "invoice \u202egpj.exe"
-    created = cli.ok(
-        "incident",
-        "new",
-        "--title",
-        title,
-        "--impact",
-        "2",
-        "--urgency",
-        "2",
-        "--group",
-        "Service Desk",
-    )
-    assert "\u202e" not in created.out and "\\u202e" in created.out
-    for argv in (["incident", "list"], ["incident", "show", "INC0000001"]):
-        out = cli.ok(*argv).out
-        assert "\u202e" not in out and "invoice \\u202egpj.exe" in out
-    assert cli.show("INC0000001")["title"] == title
-
-
-def test_bidi_overrides_in_directory_names_are_escaped(cli: Cli) -> None:
-    group = "Ops\u202e"
+def test_bidi_overrides_are_refused_in_titles_and_names(cli: Cli) -> None:
     number = cli.new_incident(group="Service Desk")["number"]
-    outputs = [
-        cli.ok("group", "add", group).out,
-        cli.ok("group", "list").out,
-        cli.ok("incident", "escalate", number, "--reason", "x", "--to-group", group).out,
-    ]
-    for out in outputs:
-        assert "\u202e" not in out and "Ops\\u202e" in out
+    for argv in (
+        ["incident", "new", "--title", "invoice \u202egpj.exe", "--impact", "2", "--urgency", "2"],
+        ["incident", "update", number, "--title", "x\u2066y"],
+        ["group", "add", "Ops\u202e"],
+        ["service", "add", "Mail\u202d"],
+    ):
+        result = cli.run(*argv)
+        assert result.code == 2, argv
+        assert "bidirectional control" in result.err and "\u202e" not in result.err
+    assert [g["name"] for g in cli.json("group", "list")] == ["Network", "Security", "Service Desk"]
 
 
 def test_markup_is_printed_literally(cli: Cli) -> None:
@@ -853,3 +845,44 @@ def test_demo_no_launch_loads_a_deterministic_dataset(
     # Opened over the 30 days before the clock's now, never in the future.
     opened = [datetime.fromisoformat(i["opened_at"]) for i in incidents]
     assert all(clock.now() - timedelta(days=31) <= t <= clock.now() for t in opened)
+
+
+def test_demo_never_loads_into_a_database_named_by_the_environment(
+    sqlite_url: str,
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ITSM_DATABASE_URL", sqlite_url)
+    code = main(
+        ["--user", "boss", "demo", "--no-launch", "--incidents", "3", "--json"], clock=clock
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert json.loads(out)["database"].endswith("itsm-tui/demo.sqlite")
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
+
+
+def test_demo_with_a_bad_acting_user_writes_nothing(
+    sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for user in ("John Doe", "none"):
+        code = main(["--db", sqlite_url, "--user", user, "demo", "--no-launch"], clock=clock)
+        assert code == 2
+        assert "acting_user" in capsys.readouterr().err
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
+    code = main(["--user", "John Doe", "demo", "--no-launch"], clock=clock)
+    assert code == 2
+    assert not (config.data_dir() / "demo.sqlite").exists()
+
+
+def test_an_unusable_database_path_is_a_clear_error(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code = main(["--db", f"sqlite:///{blocker}/x.sqlite", "incident", "list"], clock=clock)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.startswith("itsm: error: cannot use")
+    assert "Traceback" not in captured.err

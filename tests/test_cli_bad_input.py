@@ -249,7 +249,7 @@ BAD_INPUT = [
         id="notes-not-resolved",
     ),
     # incident update: values
-    pytest.param("alice", update(INC_WORKING), "nothing to change", id="nothing-to-change"),
+    pytest.param("alice", update(INC_WORKING), "nothing to change", id="update-without-flags"),
     pytest.param("alice", update(INC_WORKING, "--title", ""), "title", id="update-empty-title"),
     pytest.param(
         "alice",

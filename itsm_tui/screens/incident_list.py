@@ -13,7 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
+from itsm_tui.display import user_text
 from itsm_tui.services.incidents import IncidentQuery, list_incidents
 from itsm_tui.services.records import IncidentRecord
 
@@ -62,7 +64,7 @@ class IncidentListScreen(Screen[None]):
         self.show_all = not self.show_all
         self.action_refresh()
 
-    @work(thread=True, exclusive=True, group="incident-list")
+    @work(thread=True, exclusive=True, group="incident-list", exit_on_error=False)
     def load_incidents(self, show_all: bool) -> None:
         app = self.app
         database, actor = app.database, app.actor  # type: ignore[attr-defined]
@@ -71,6 +73,16 @@ class IncidentListScreen(Screen[None]):
         with database.session() as session:
             records = list_incidents(session, actor, query)
         self.app.call_from_thread(self.show_incidents, records, show_all)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed load (database gone, locked, bad data) is reported, not a crash; `r`
+        tries again."""
+        if event.state is WorkerState.ERROR:
+            status = self.query_one("#status-line", Static)
+            status.add_class("error")
+            status.update(user_text(f"Could not load incidents: {event.worker.error} (r retries)"))
+        elif event.state is WorkerState.SUCCESS:
+            self.query_one("#status-line", Static).remove_class("error")
 
     def show_incidents(self, records: list[IncidentRecord], show_all: bool) -> None:
         table = self.query_one(DataTable)
@@ -91,8 +103,8 @@ def incident_row(record: IncidentRecord) -> tuple[Text, ...]:
         Text(record.number),
         priority,
         Text(record.state),
-        Text(record.title, overflow="ellipsis", no_wrap=True),
-        Text(record.group or "-"),
-        Text(record.assignee or "-"),
+        user_text(record.title, overflow="ellipsis", no_wrap=True),
+        user_text(record.group),
+        user_text(record.assignee),
         Text(record.opened_at.strftime("%Y-%m-%d %H:%M")),
     )

@@ -38,7 +38,7 @@ WINDOW_DAYS = 30
 class DemoOptions(Input):
     seed: int = 1
     incidents: Annotated[int, Field(ge=0, le=50_000)] = 300
-    acting_user: str | None = None
+    acting_user: directory.Username | None = None  # checked before anything is written
 
 
 # ---------------------------------------------------------------------------- the dataset
@@ -178,17 +178,30 @@ def prepare_demo_database(url: str | None, options: DemoOptions, clock: Clock) -
     With no URL the demo lives in its own file under the data dir, which is recreated each
     time. A URL the user named is never wiped: it must not already hold a desk.
     """
-    if url is None:
-        path = demo_database_path()
+    if url is not None:
+        _load_into(url, options, clock)
+        return url
+    # Build the demo beside its final place and swap it in only when complete, so a failure
+    # halfway never leaves a half-loaded demo behind.
+    path = demo_database_path()
+    loading = path.with_name(path.name + ".loading")
+    _remove_sqlite_files(loading)
+    try:
+        _load_into(sqlite_url(loading), options, clock)
         _remove_sqlite_files(path)
-        url = sqlite_url(path)
+        loading.replace(path)
+    finally:
+        _remove_sqlite_files(loading)
+    return sqlite_url(path)
+
+
+def _load_into(url: str, options: DemoOptions, clock: Clock) -> None:
     database = open_database(url)
     try:
         with database.session() as session:
             load_demo(session, clock, options)
     finally:
         database.dispose()
-    return url
 
 
 def _remove_sqlite_files(path: Path) -> None:
@@ -204,13 +217,13 @@ class _Cast:
 
 
 def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
-    if (
-        session.exec(select(func.count()).select_from(Group)).one()
-        or session.exec(select(func.count()).select_from(Incident)).one()
+    if any(
+        session.exec(select(func.count()).select_from(table)).one()
+        for table in (User, Group, Incident)
     ):
         raise ValidationFailed(
-            "demo data goes into an empty database; this one already has groups or incidents "
-            "(omit --db to use the demo database under the data directory)"
+            "demo data goes into an empty database; this one already has users, groups or "
+            "incidents (omit --db to use the demo database under the data directory)"
         )
     rng = random.Random(options.seed)
     now = clock.now().replace(microsecond=0)

@@ -198,7 +198,12 @@ def create_incident(
     now = clock.now()
     with transaction(session):
         refs = _resolve_references(
-            session, service=data.service, ci=data.ci, group=data.group, assignee=data.assignee
+            session,
+            actor,
+            service=data.service,
+            ci=data.ci,
+            group=data.group,
+            assignee=data.assignee,
         )
         service, ci = refs.service, refs.ci
         if ci is not None and service is None:
@@ -472,6 +477,7 @@ class _References:
 
 def _resolve_references(
     session: Session,
+    actor: User,
     *,
     service: str | None = None,
     ci: str | None = None,
@@ -486,6 +492,8 @@ def _resolve_references(
     if group:
         refs.group = group_by_name(session, group)
     if assignee and assignee != UNASSIGNED:
+        if assignee == MYSELF:
+            assignee = actor.username
         refs.assignee = user_by_username(session, assignee, what="assignee")
         if not refs.assignee.active or refs.assignee.role == Role.VIEWER.value:
             raise ValidationFailed(f"'{assignee}' cannot take incidents (inactive or viewer role)")
@@ -581,6 +589,7 @@ def _apply_changes(
 
         refs = _resolve_references(
             session,
+            actor,
             service=changes.service,
             ci=changes.ci,
             group=changes.group,
@@ -650,7 +659,11 @@ def _apply_changes(
         after = _snapshot(session, incident)
         diff = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
         if not diff:
-            raise ValidationFailed(f"nothing to change on {incident.number}")
+            if not changes.model_dump(exclude_none=True, exclude={"reason"}):
+                raise ValidationFailed(
+                    f"nothing to change on {incident.number}; give at least one field"
+                )
+            return  # already as asked: idempotent for scripts, and nothing is written
         incident.updated_at = now
         session.add(incident)
     session.flush()  # the version check happens here: a stale row raises Conflict
@@ -701,6 +714,10 @@ def _apply_state(
                     raise ValidationFailed("resolution notes may not be empty")
                 incident.resolution_notes = changes.resolution_notes
         return
+    if (
+        changes.resolution_code is not None or changes.resolution_notes is not None
+    ) and target is not IncidentState.RESOLVED:
+        raise ValidationFailed("resolution code and notes only apply with --state resolved")
     if target is IncidentState.ON_HOLD and state is IncidentState.ON_HOLD:
         if changes.hold_reason is None:
             raise InvalidTransition(f"{incident.number} is already on_hold")
@@ -719,10 +736,6 @@ def _apply_state(
         raise InvalidTransition(f"reopening {incident.number} needs a reason (--reason TEXT)")
     if changes.hold_reason is not None and target is not IncidentState.ON_HOLD:
         raise ValidationFailed("a hold reason only applies with --state on_hold")
-    if (
-        changes.resolution_code is not None or changes.resolution_notes is not None
-    ) and target is not IncidentState.RESOLVED:
-        raise ValidationFailed("resolution code and notes only apply with --state resolved")
 
     incident.state = target.value
     incident.hold_reason = changes.hold_reason.value if target is IncidentState.ON_HOLD else None

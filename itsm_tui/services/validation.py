@@ -13,6 +13,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from itsm_tui.services.errors import ValidationFailed
 
+# Bidirectional overrides and isolates reorder how the rest of a line is displayed (the
+# "Trojan Source" trick); a title or name has no business carrying them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Multi-line text keeps tabs and line breaks; any other control character (ESC sequences that
+# recolour or retitle a terminal, OSC 52 clipboard writes, C1 codes) is refused.
+MULTILINE_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
 
 def _encodable(value: str) -> str:
     try:
@@ -24,12 +31,27 @@ def _encodable(value: str) -> str:
     return value
 
 
+def _multiline(value: str) -> str:
+    value = _encodable(value)
+    for char in value:
+        if unicodedata.category(char) == "Cc" and char not in MULTILINE_ALLOWED_CONTROLS:
+            raise ValueError(
+                f"text may not contain control character U+{ord(char):04X} "
+                "(terminal escape codes are refused; tabs and line breaks are fine)"
+            )
+    return value
+
+
 def _single_line(value: str) -> str:
     value = _encodable(value).strip()
     for char in value:
         # Cc: controls incl. \n \r \t; Zl/Zp: U+2028/U+2029, which splitlines() breaks on.
         if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             raise ValueError("a one-line field may not contain control characters or newlines")
+        if char in BIDI_CONTROLS:
+            raise ValueError(
+                f"a one-line field may not contain bidirectional control U+{ord(char):04X}"
+            )
     return value
 
 
@@ -46,9 +68,9 @@ Name = Annotated[
     str, AfterValidator(_single_line), AfterValidator(_not_blank), Field(max_length=100)
 ]
 ShortText = Annotated[str, AfterValidator(_single_line), Field(max_length=200)]
-LongText = Annotated[str, AfterValidator(_encodable), Field(max_length=100_000)]
+LongText = Annotated[str, AfterValidator(_multiline), Field(max_length=100_000)]
 RequiredLongText = Annotated[
-    str, AfterValidator(_encodable), AfterValidator(_not_blank), Field(max_length=100_000)
+    str, AfterValidator(_multiline), AfterValidator(_not_blank), Field(max_length=100_000)
 ]
 
 
