@@ -30,6 +30,7 @@ from itsm_tui.services import directory, incidents
 from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
+from itsm_tui.store.migrate import SchemaTooNew
 from itsm_tui.store.models import User
 
 EXIT_OK = 0
@@ -471,6 +472,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except ConfigError as error:
         _fail(str(error))
         return EXIT_BAD_INPUT
+    except SchemaTooNew as error:
+        _fail(str(error))
+        return EXIT_FAILURE
     except OperationalError as error:
         _fail(f"cannot use the database: {error.orig}")
         return EXIT_FAILURE

@@ -3,13 +3,14 @@ engines, and running them again is a no-op."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 import itsm_tui.store.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from itsm_tui.store.database import Database
+from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.engine import make_engine
 from itsm_tui.store.migrate import current_revision, head_revision, upgrade_to_head
 
@@ -67,3 +68,19 @@ def test_opened_database_matches_the_models_and_is_at_head(database: Database) -
             row[0] for row in connection.exec_driver_sql("SELECT prefix FROM number_sequences")
         }
     assert "INC" in prefixes
+
+
+def test_a_database_from_a_newer_version_is_refused_clearly(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import text
+
+    from itsm_tui.cli import main
+
+    database = open_database(sqlite_url)
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    database.dispose()
+    assert main(["--db", sqlite_url, "--user", "x", "incident", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "newer than this itsm-tui" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from itsm_tui.display import user_text
 from itsm_tui.services.incidents import IncidentQuery, list_incidents
@@ -72,7 +72,8 @@ class IncidentListScreen(Screen[None]):
         query = IncidentQuery(states=states, limit=LIST_LIMIT)  # type: ignore[arg-type]
         with database.session() as session:
             records = list_incidents(session, actor, query)
-        self.app.call_from_thread(self.show_incidents, records, show_all)
+        if not get_current_worker().is_cancelled:  # a newer load replaced this one
+            self.app.call_from_thread(self.show_incidents, records, show_all)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed load (database gone, locked, bad data) is reported, not a crash; `r`
@@ -85,6 +86,8 @@ class IncidentListScreen(Screen[None]):
             self.query_one("#status-line", Static).remove_class("error")
 
     def show_incidents(self, records: list[IncidentRecord], show_all: bool) -> None:
+        if show_all != self.show_all:
+            return  # results of a load the user has since toggled away from
         table = self.query_one(DataTable)
         table.clear()
         for record in records:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field
 from sqlalchemy import func
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from itsm_tui.clock import Clock, FixedClock
@@ -178,12 +179,17 @@ def prepare_demo_database(url: str | None, options: DemoOptions, clock: Clock) -
     With no URL the demo lives in its own file under the data dir, which is recreated each
     time. A URL the user named is never wiped: it must not already hold a desk.
     """
-    if url is not None:
+    path = demo_database_path() if url is None else _sqlite_file(url)
+    if path is None:
+        # A server database cannot be swapped in whole: load_demo refuses a non-empty one, and
+        # an interrupted load leaves a partial desk to drop and recreate.
+        assert url is not None
         _load_into(url, options, clock)
         return url
+    if url is not None and path.exists():
+        _check_empty(url)  # a named file is never replaced if it already holds a desk
     # Build the demo beside its final place and swap it in only when complete, so a failure
-    # halfway never leaves a half-loaded demo behind.
-    path = demo_database_path()
+    # or Ctrl-C halfway never leaves a half-loaded demo behind.
     loading = path.with_name(path.name + ".loading")
     _remove_sqlite_files(loading)
     try:
@@ -192,7 +198,23 @@ def prepare_demo_database(url: str | None, options: DemoOptions, clock: Clock) -
         loading.replace(path)
     finally:
         _remove_sqlite_files(loading)
-    return sqlite_url(path)
+    return url or sqlite_url(path)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def _check_empty(url: str) -> None:
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            _refuse_non_empty(session)
+    finally:
+        database.dispose()
 
 
 def _load_into(url: str, options: DemoOptions, clock: Clock) -> None:
@@ -209,14 +231,7 @@ def _remove_sqlite_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-@dataclass
-class _Cast:
-    users: dict[str, User]
-    members: dict[str, list[str]]  # group -> agent usernames
-    supervisors: list[str]
-
-
-def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
+def _refuse_non_empty(session: Session) -> None:
     if any(
         session.exec(select(func.count()).select_from(table)).one()
         for table in (User, Group, Incident)
@@ -225,6 +240,17 @@ def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
             "demo data goes into an empty database; this one already has users, groups or "
             "incidents (omit --db to use the demo database under the data directory)"
         )
+
+
+@dataclass
+class _Cast:
+    users: dict[str, User]
+    members: dict[str, list[str]]  # group -> agent usernames
+    supervisors: list[str]
+
+
+def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
+    _refuse_non_empty(session)
     rng = random.Random(options.seed)
     now = clock.now().replace(microsecond=0)
     start = now - timedelta(days=WINDOW_DAYS + 1)

@@ -6,12 +6,13 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
 from itsm_tui.domain.enums import Criticality, RecordType, Role
 from itsm_tui.domain.permissions import may_manage_directory
+from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
 from itsm_tui.services.history import record_write
 from itsm_tui.services.records import (
@@ -142,6 +143,11 @@ def resolve_actor(session: Session, clock: Clock, username: str) -> User:
             raise PermissionDenied(f"user '{username}' is deactivated; ask an admin")
         return user
     with transaction(session):
+        if session.get_bind().dialect.name == "postgresql":
+            # Two first clients must not both become admin: serialise the check-then-insert.
+            session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+        if (user := find_user(session, username)) is not None:
+            return user
         if session.exec(select(func.count()).select_from(User)).one() == 0:
             data = validate(UserCreate, username=username, role=Role.ADMIN)
             user = _insert_user(session, None, clock, data)
@@ -162,8 +168,9 @@ def _require_admin(actor: User, what: str) -> None:
 
 
 def add_user(session: Session, actor: User, clock: Clock, data: UserCreate) -> UserRecord:
-    _require_admin(actor, "adding users")
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "adding users")
         if find_user(session, data.username) is not None:
             raise ValidationFailed(f"user '{data.username}' already exists")
         user = _insert_user(session, actor, clock, data)
@@ -208,9 +215,10 @@ def _insert_user(session: Session, actor: User | None, clock: Clock, data: UserC
 
 
 def add_group(session: Session, actor: User, clock: Clock, data: GroupCreate) -> GroupRecord:
-    _require_admin(actor, "adding groups")
     now = clock.now()
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "adding groups")
         if session.exec(select(Group).where(Group.name == data.name)).first() is not None:
             raise ValidationFailed(f"group '{data.name}' already exists")
         escalation = group_by_name(session, data.escalates_to) if data.escalates_to else None
@@ -241,9 +249,10 @@ def add_group(session: Session, actor: User, clock: Clock, data: GroupCreate) ->
 
 
 def add_service(session: Session, actor: User, clock: Clock, data: ServiceCreate) -> ServiceRecord:
-    _require_admin(actor, "adding services")
     now = clock.now()
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "adding services")
         if session.exec(select(Service).where(Service.name == data.name)).first() is not None:
             raise ValidationFailed(f"service '{data.name}' already exists")
         service = Service(
@@ -275,9 +284,10 @@ def add_service(session: Session, actor: User, clock: Clock, data: ServiceCreate
 def add_config_item(
     session: Session, actor: User, clock: Clock, data: ConfigItemCreate
 ) -> ConfigItemRecord:
-    _require_admin(actor, "adding configuration items")
     now = clock.now()
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "adding configuration items")
         if session.exec(select(ConfigItem).where(ConfigItem.name == data.name)).first():
             raise ValidationFailed(f"CI '{data.name}' already exists")
         service = service_by_name(session, data.service)
@@ -382,9 +392,10 @@ def set_escalation_group(
 ) -> GroupRecord:
     """Point a group at the group its incidents escalate to (cycles are allowed: two
     second-line teams often escalate to each other)."""
-    _require_admin(actor, "changing groups")
     now = clock.now()
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "changing groups")
         target_group = group_by_name(session, group)
         target = group_by_name(session, escalates_to) if escalates_to else None
         if target is not None and target.id == target_group.id:
@@ -415,9 +426,10 @@ def set_escalation_group(
 def add_group_member(
     session: Session, actor: User, clock: Clock, group: str, username: str
 ) -> GroupRecord:
-    _require_admin(actor, "changing group membership")
     now = clock.now()
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "changing group membership")
         target_group = group_by_name(session, group)
         user = user_by_username(session, username)
         assert user.id is not None and target_group.id is not None

@@ -31,6 +31,7 @@ from itsm_tui.domain.workflow import (
     check_incident_transition,
     is_reopen,
 )
+from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.directory import (
     ci_by_name,
     group_by_name,
@@ -194,9 +195,10 @@ def _escape_like(text: str) -> str:
 def create_incident(
     session: Session, actor: User, clock: Clock, data: IncidentCreate
 ) -> IncidentRecord:
-    _require(actor, IncidentAction.CREATE, None, "log incidents")
     now = clock.now()
     with transaction(session):
+        actor = reload_actor(session, actor)
+        _require(actor, IncidentAction.CREATE, None, "log incidents")
         refs = _resolve_references(
             session,
             actor,
@@ -259,7 +261,8 @@ def update_incident(
     """Apply any mix of field, assignment, state and major-flag changes atomically."""
     now = clock.now()
     with transaction(session):
-        incident = _load(session, number)
+        actor = reload_actor(session, actor)
+        incident = _load(session, number, for_update=True)
         _apply_changes(
             session, actor, incident, changes, now, action, expect_version=expect_version
         )
@@ -330,7 +333,8 @@ def reopen(
     changes = _changes(state=IncidentState.IN_PROGRESS, reason=reason)
     now = clock.now()
     with transaction(session):
-        incident = _load(session, number)
+        actor = reload_actor(session, actor)
+        incident = _load(session, number, for_update=True)
         scope = _scope(session, actor, incident)
         _require(actor, IncidentAction.TRANSITION, scope, "reopen")
         _check_version(incident, expect_version)
@@ -371,7 +375,8 @@ def add_note(
     data = validate(NoteInput, text=text, comment=comment)
     now = clock.now()
     with transaction(session):
-        incident = _load(session, number)
+        actor = reload_actor(session, actor)
+        incident = _load(session, number, for_update=True)
         _require(actor, IncidentAction.NOTE, _scope(session, actor, incident), "add notes")
         if not IncidentState(incident.state).is_open and incident.state != "resolved":
             raise ValidationFailed(
@@ -429,7 +434,8 @@ def escalate(
     data = validate(EscalationInput, reason=reason, to_group=to_group)
     now = clock.now()
     with transaction(session):
-        incident = _load(session, number)
+        actor = reload_actor(session, actor)
+        incident = _load(session, number, for_update=True)
         _require(actor, IncidentAction.ESCALATE, _scope(session, actor, incident), "escalate")
         _check_version(incident, expect_version)
         if not IncidentState(incident.state).is_open:
@@ -771,13 +777,22 @@ def _id(record: Incident | Group) -> int:
     return record.id
 
 
-def _load(session: Session, number: str) -> Incident:
+def _load(session: Session, number: str, *, for_update: bool = False) -> Incident:
+    """The incident as it is now.
+
+    populate_existing: a copy this session still holds from earlier may be stale; every use
+    case must see (and version-check against) the current row. `for_update` locks the row on
+    PostgreSQL for the rest of the write, so checks made on it (state, scope) still hold when
+    the write lands and concurrent writers queue instead of failing as conflicts; SQLite
+    already serialises writers at BEGIN IMMEDIATE and ignores it.
+    """
     number = number.strip().upper()
-    # populate_existing: a copy this session still holds from earlier may be stale; every use
-    # case must see (and version-check against) the row as it is now.
-    incident = session.exec(
+    statement = (
         select(Incident).where(Incident.number == number).execution_options(populate_existing=True)
-    ).first()
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    incident = session.exec(statement).first()
     if incident is None:
         raise NotFound(f"no incident {number}; list incidents with: itsm incident list")
     return incident

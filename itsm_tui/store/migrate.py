@@ -8,7 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from alembic.util import CommandError
+from sqlalchemy import Engine, text
+
+from itsm_tui.store.engine import SQLITE_BEGIN_OPTION
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -28,12 +31,46 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer itsm-tui than this one."""
+
+
+# Any constant shared by all itsm-tui processes: PostgreSQL advisory lock for migrations.
+_MIGRATION_LOCK_KEY = 0x17_5E_D0_02
+
+
 def upgrade_to_head(engine: Engine) -> bool:
-    """Upgrade to the newest revision; returns True when anything was applied."""
-    if current_revision(engine) == head_revision():
+    """Upgrade to the newest revision; returns True when anything was applied.
+
+    Safe when several clients start on a fresh database at once: the revision is re-read under
+    a lock (SQLite's write lock via BEGIN IMMEDIATE, a PostgreSQL advisory lock), so exactly
+    one of them migrates and the rest find the schema already at head.
+    """
+    head = head_revision()
+    if current_revision(engine) == head:
         return False
     config = alembic_config()
-    with engine.begin() as connection:
+    options = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return False
+        if current is not None and not _is_known(current):
+            raise SchemaTooNew(
+                f"the database schema is at revision {current}, newer than this itsm-tui "
+                f"knows (head {head}); upgrade itsm-tui to use this database"
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return True
+
+
+def _is_known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
