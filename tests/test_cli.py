@@ -198,8 +198,14 @@ def test_service_and_ci_add_and_list(cli: Cli) -> None:
 
 @pytest.mark.parametrize("user", ["alice", "vic"])
 def test_anyone_known_may_read_the_directory(cli: Cli, user: str) -> None:
-    for what in ("user", "group", "service", "ci"):
-        assert cli.json(what, "list", user=user)
+    expected = {
+        "user": ("username", "alice"),
+        "group": ("name", "Service Desk"),
+        "service": ("name", "VPN"),
+        "ci": ("name", "vpn-gw-01"),
+    }
+    for what, (key, value) in expected.items():
+        assert value in [row[key] for row in cli.json(what, "list", user=user)]
 
 
 # ---------------------------------------------------------------------------- incident new

@@ -77,8 +77,3 @@ def test_system_clock_reads_aware_utc_now() -> None:
     after = datetime.now(UTC)
     assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
     assert before <= now <= after
-
-
-def test_both_clocks_satisfy_the_protocol() -> None:
-    clocks: list[Clock] = [SystemClock(), FixedClock(T0)]
-    assert all(isinstance(c.now(), datetime) for c in clocks)

@@ -98,8 +98,20 @@ def test_everyone_reads(role: Role) -> None:
 
 
 @pytest.mark.parametrize(
-    ("scope", "works"),
-    [(s, s.in_actor_groups or s.assigned_to_actor or s.unassigned_group) for s in SCOPES],
+    ("in_groups", "assigned", "no_group", "works"),
+    [
+        (False, False, False, False),  # someone else's group, someone else's ticket
+        (True, False, False, True),
+        (False, True, False, True),
+        (False, False, True, True),
+        (True, True, False, True),
+        (True, False, True, True),
+        (False, True, True, True),
+        (True, True, True, True),
+    ],
 )
-def test_scope_agent_may_work(scope: IncidentScope, works: bool) -> None:
+def test_scope_agent_may_work(in_groups: bool, assigned: bool, no_group: bool, works: bool) -> None:
+    scope = IncidentScope(
+        in_actor_groups=in_groups, assigned_to_actor=assigned, unassigned_group=no_group
+    )
     assert scope.agent_may_work is works
