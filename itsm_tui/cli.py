@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="itsm",
         description="Keyboard-first IT service management desk. With no command, opens the desk.",
+        epilog=(
+            "exit codes: 0 ok, 1 database unusable, 2 bad input, 3 not found, "
+            "4 permission denied, 5 conflict (reload and retry)"
+        ),
     )
     _global_flags(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
