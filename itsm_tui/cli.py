@@ -26,7 +26,7 @@ from itsm_tui.domain.enums import (
     ResolutionCode,
     Role,
 )
-from itsm_tui.services import directory, incidents
+from itsm_tui.services import directory, incidents, slas
 from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
@@ -376,11 +376,12 @@ def cmd_incident_list(ctx: Context) -> int:
 
 def cmd_incident_show(ctx: Context) -> int:
     _ = ctx.actor  # only known users may read
-    detail = incidents.incident_detail(ctx.session, ctx.args.number)
+    detail = incidents.incident_detail(ctx.session, ctx.args.number, now=ctx.clock.now())
     if ctx.json:
         payload = detail.incident.model_dump(mode="json")
         payload["journal"] = [j.model_dump(mode="json") for j in detail.journal]
         payload["audit"] = [e.model_dump(mode="json") for e in detail.audit]
+        payload["sla"] = [c.model_dump(mode="json") for c in detail.sla]
         ctx.emit("", payload)
     else:
         ctx.emit(output.incident_text(detail), detail)
@@ -464,6 +465,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         database = _open(settings)
         try:
             with database.session() as session:
+                slas.ensure_defaults(session, clock, settings.timezone)
                 ctx = Context(
                     args=args, settings=settings, database=database, session=session, clock=clock
                 )
@@ -522,6 +524,7 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
         seed=args.seed,
         incidents=args.incidents,
         acting_user=settings.username,
+        timezone=settings.timezone,
     )
     # Only an explicit --db redirects the demo: a desk configured through the environment or
     # config.toml is someone's real database and must not fill up with fake tickets.
@@ -550,6 +553,7 @@ def _launch(settings: Settings, clock: Clock) -> int:
     database = _open(settings)
     try:
         with database.session() as session:
+            slas.ensure_defaults(session, clock, settings.timezone)
             directory.resolve_actor(session, clock, settings.username)
     finally:
         database.dispose()

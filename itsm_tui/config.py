@@ -10,8 +10,9 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 APP_NAME = "itsm-tui"
 DATABASE_ENV = "ITSM_DATABASE_URL"
 USER_ENV = "ITSM_USER"
+TIMEZONE_ENV = "ITSM_TIMEZONE"
 DEFAULT_DB_FILE = "itsm.sqlite"
 DEMO_DB_FILE = "demo.sqlite"
 
@@ -34,6 +36,7 @@ class FileConfig(BaseModel):
 
     database_url: str | None = None
     user: str | None = None
+    timezone: str | None = None
 
 
 class Settings(BaseModel):
@@ -42,6 +45,8 @@ class Settings(BaseModel):
     database_url: str
     username: str
     database_source: str  # "--db", "ITSM_DATABASE_URL", "config.toml" or "default"
+    # The desk's home zone: office-hours SLA calendars are seeded in it.
+    timezone: str = "UTC"
 
 
 def data_dir() -> Path:
@@ -81,7 +86,7 @@ def load_file_config(path: Path | None = None) -> FileConfig:
             for item in error.errors()
         )
         raise ConfigError(
-            f"cannot use {path}: {problems} (allowed keys: database_url, user)"
+            f"cannot use {path}: {problems} (allowed keys: database_url, user, timezone)"
         ) from error
     except (tomllib.TOMLDecodeError, OSError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error
@@ -127,11 +132,31 @@ def resolve_settings(
         or _given(from_file().user)
         or login_name()
     )
+    timezone = _given(environ.get(TIMEZONE_ENV)) or _lazy_file_timezone(from_file)
     return Settings(
         database_url=url or default_url or default_database_url(),
         username=username.lower(),
         database_source=source,
+        timezone=_valid_zone(timezone) if timezone else "UTC",
     )
+
+
+def _valid_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(
+            f"unknown time zone '{name}' (from {TIMEZONE_ENV} or config.toml); use an IANA "
+            "name such as Europe/London or America/New_York"
+        ) from error
+    return name
+
+
+def _lazy_file_timezone(from_file: Callable[[], FileConfig]) -> str | None:
+    try:
+        return _given(from_file().timezone)
+    except ConfigError:
+        return None  # only the zone was wanted from a broken file: fall back quietly
 
 
 def _refuse_blank_flag(flag: str, value: str | None) -> None:

@@ -189,22 +189,22 @@ class BusinessCalendar:
     # ------------------------------------------------------------------ windows
 
     def windows(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working windows as (start, end) UTC instants, in order, merged where they touch or
-        overlap, starting with the one that contains `since` or comes after it. Endless."""
+        """Working windows as (start, end) UTC instants, in order and never overlapping
+        (overlaps are clipped, touching windows stay separate pieces), starting with the one
+        that contains `since` or comes after it. Endless, even for round-the-clock shifts."""
         since = _utc(since)
         if self.always_on:
             yield since, datetime.max.replace(tzinfo=UTC)
             return
-        pending: tuple[datetime, datetime] | None = None
-        for window in self._raw_windows(since):
-            if pending is None:
-                pending = window
-            elif window[0] <= pending[1]:
-                pending = (pending[0], max(pending[1], window[1]))
-            else:
-                if pending[1] > since:
-                    yield pending
-                pending = window
+        covered_until: datetime | None = None
+        for begin, finish in self._raw_windows(since):
+            if covered_until is not None:
+                begin = max(begin, covered_until)
+            if finish <= begin:
+                continue  # wholly inside time already yielded
+            covered_until = finish
+            if finish > since:
+                yield begin, finish
 
     def _raw_windows(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:
         zone = ZoneInfo(self.zone)
@@ -212,7 +212,7 @@ class BusinessCalendar:
         day = since.astimezone(zone).date() - timedelta(days=1)
         quiet_days = 0
         while True:
-            found = False
+            todays: list[tuple[datetime, datetime]] = []
             if day not in self.holidays:
                 for interval in self.intervals:
                     if interval.weekday != day.weekday():
@@ -221,9 +221,11 @@ class BusinessCalendar:
                     begin = datetime.combine(day, interval.start, tzinfo=zone).astimezone(UTC)
                     finish = datetime.combine(end_day, interval.end, tzinfo=zone).astimezone(UTC)
                     if finish > begin:  # a window swallowed whole by a DST gap has no time
-                        found = True
-                        yield begin, finish
-            quiet_days = 0 if found else quiet_days + 1
+                        todays.append((begin, finish))
+            # Local order is not always UTC order: a start in a spring-forward gap reads an
+            # hour later and can overtake the next interval.
+            yield from sorted(todays)
+            quiet_days = 0 if todays else quiet_days + 1
             if quiet_days > MAX_GAP_DAYS:
                 raise CalendarError(
                     f"no working time within {MAX_GAP_DAYS} days of {day}: check the "

@@ -26,7 +26,7 @@ from itsm_tui.domain.enums import (
     ResolutionCode,
     Role,
 )
-from itsm_tui.services import directory, incidents
+from itsm_tui.services import directory, incidents, slas
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.validation import Input, validate
 from itsm_tui.store.database import open_database
@@ -40,6 +40,7 @@ class DemoOptions(Input):
     seed: int = 1
     incidents: Annotated[int, Field(ge=0, le=50_000)] = 300
     acting_user: directory.Username | None = None  # checked before anything is written
+    timezone: str = "UTC"  # office-hours SLA calendar zone
 
 
 # ---------------------------------------------------------------------------- the dataset
@@ -221,6 +222,8 @@ def _load_into(url: str, options: DemoOptions, clock: Clock) -> None:
     database = open_database(url)
     try:
         with database.session() as session:
+            _refuse_non_empty(session)
+            slas.ensure_defaults(session, clock, options.timezone)
             load_demo(session, clock, options)
     finally:
         database.dispose()

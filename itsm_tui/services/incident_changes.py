@@ -45,6 +45,7 @@ from itsm_tui.services.incident_inputs import (
     IncidentChanges,
 )
 from itsm_tui.services.incident_views import audited_fields
+from itsm_tui.services.slas import sync_clocks
 from itsm_tui.services.validation import validate
 from itsm_tui.store.models import (
     ConfigItem,
@@ -53,6 +54,9 @@ from itsm_tui.store.models import (
     Service,
     User,
 )
+
+# Fields whose change can move an SLA clock (policy choice, pauses, stops).
+SLA_FIELDS = frozenset({"state", "hold_reason", "responded_at", "priority", "service"})
 
 
 @dataclass
@@ -275,6 +279,8 @@ def apply_changes(
             body=f"{_describe(diff)}: {changes.reason}",
             at=now,
         )
+    if diff.keys() & SLA_FIELDS:
+        sync_clocks(session, incident, now)
 
 
 def _apply_state(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
@@ -54,6 +56,7 @@ from itsm_tui.services.records import (
     IncidentRecord,
     JournalRecord,
 )
+from itsm_tui.services.slas import clock_records, sync_clocks
 from itsm_tui.services.tx import transaction
 from itsm_tui.services.validation import validate
 from itsm_tui.store.models import (
@@ -72,12 +75,14 @@ def get_incident(session: Session, number: str) -> IncidentRecord:
     return incident_record(session, load_incident(session, number))
 
 
-def incident_detail(session: Session, number: str) -> IncidentDetail:
+def incident_detail(session: Session, number: str, now: datetime | None = None) -> IncidentDetail:
+    """Everything about one incident; with `now`, its SLA clocks as they stand at that time."""
     incident = load_incident(session, number)
     return IncidentDetail(
         incident=incident_record(session, incident),
         journal=journal_records(session, incident),
         audit=audit_records(session, incident),
+        sla=clock_records(session, incident, now) if now is not None else [],
     )
 
 
@@ -173,6 +178,7 @@ def create_incident(
                 name: (None, value) for name, value in audited_fields(session, incident).items()
             },
         )
+        sync_clocks(session, incident, now)
     return incident_record(session, incident)
 
 
@@ -337,6 +343,8 @@ def add_note(
             at=now,
             changes=audit_changes,
         )
+        if audit_changes:  # the first customer comment is the response
+            sync_clocks(session, incident, now)
     return JournalRecord(
         kind=entry.kind, author=actor.username, body=entry.body, created_at=entry.created_at
     )

@@ -83,7 +83,18 @@ class AuditRecord(Record):
     at: datetime
 
 
+class SlaClockRecord(Record):
+    kind: str
+    policy: str
+    stage: str
+    due_at: datetime
+    percent_used: float
+    paused: bool
+    target_seconds: int
+
+
 class IncidentDetail(Record):
     incident: IncidentRecord
     journal: list[JournalRecord]
     audit: list[AuditRecord]
+    sla: list[SlaClockRecord] = []

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from itsm_tui.store.types import UTCDateTime
@@ -188,8 +189,78 @@ class FeedEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc(nullable=False))
 
 
+class BusinessCalendarRow(SQLModel, table=True):
+    """A business calendar; `intervals` holds [weekday, "HH:MM", "HH:MM"] triples."""
+
+    __tablename__ = "business_calendars"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    zone: str = Field(sa_column=Column(String(64), nullable=False))
+    always_on: bool = Field(default=False)
+    intervals: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    holiday_country: str | None = Field(default=None, sa_column=Column(String(8)))
+    holiday_subdivision: str | None = Field(default=None, sa_column=Column(String(16)))
+    extra_dates: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class SlaPolicyRow(SQLModel, table=True):
+    __tablename__ = "sla_policies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    priority: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    service_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("services.id"), nullable=True)
+    )
+    calendar_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("business_calendars.id"), nullable=False)
+    )
+    response_seconds: int = Field(sa_column=Column(Integer, nullable=False))
+    resolution_seconds: int = Field(sa_column=Column(Integer, nullable=False))
+    # [{"state": "on_hold", "hold_reasons": ["awaiting_caller", ...] | null}]
+    pause_rules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    warnings: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # {"50": ["notify_assignee"], "100": [...]}
+    actions: dict[str, list[str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    active: bool = Field(default=True)
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class SlaClockRow(SQLModel, table=True):
+    """One SLA clock of one incident. `due_at` and `next_check_at` change only on events
+    (start, pause, resume, stop, threshold fired); percentages are computed on read."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (Index("ix_sla_clocks_incident_kind", "incident_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
+    )
+    policy_id: int = Field(sa_column=Column(Integer, ForeignKey("sla_policies.id"), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    target_seconds: int = Field(sa_column=Column(Integer, nullable=False))
+    started_at: datetime = Field(sa_column=_utc(nullable=False))
+    paused_seconds: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    paused_since: datetime | None = Field(default=None, sa_column=_utc())
+    stopped_at: datetime | None = Field(default=None, sa_column=_utc())
+    due_at: datetime = Field(sa_column=_utc(nullable=False))
+    stage: str = Field(sa_column=Column(String(20), nullable=False))
+    fired: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_threshold: int | None = Field(default=None, sa_column=Column(Integer))
+    next_check_at: datetime | None = Field(default=None, sa_column=_utc(index=True))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
 __all__ = [
     "AuditEntry",
+    "BusinessCalendarRow",
     "ConfigItem",
     "FeedEvent",
     "Group",
@@ -198,5 +269,7 @@ __all__ = [
     "JournalEntry",
     "NumberSequence",
     "Service",
+    "SlaClockRow",
+    "SlaPolicyRow",
     "User",
 ]

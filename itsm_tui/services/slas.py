@@ -1,0 +1,341 @@
+"""SLA clocks kept in step with incidents.
+
+Every incident write calls `sync_clocks` inside its own transaction. The clocks are rebuilt by
+replaying the incident's audit history (`domain.sla_replay`), so the live clocks and the
+`sla verify` replay are the same computation; a priority or service change that selects
+another policy cancels the old clocks (kept for history) and starts new ones from the original
+start, keeping the business time already spent paused.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from itsm_tui.clock import Clock
+from itsm_tui.domain.calendar import BusinessCalendar, Holidays, WorkInterval
+from itsm_tui.domain.enums import HoldReason, IncidentState, RecordType
+from itsm_tui.domain.sla import (
+    ClockState,
+    SlaKind,
+    SlaStage,
+    due_at,
+    next_threshold,
+    percent_used,
+    stage,
+)
+from itsm_tui.domain.sla_policy import (
+    CALENDAR_24X7,
+    CALENDAR_OFFICE,
+    DEFAULT_POLICIES,
+    EscalationAction,
+    PauseRule,
+    SlaPolicySpec,
+    match_policy,
+)
+from itsm_tui.domain.sla_replay import IncidentSnapshot, replay_clock
+from itsm_tui.services.records import SlaClockRecord
+from itsm_tui.services.tx import transaction
+from itsm_tui.store.models import (
+    AuditEntry,
+    BusinessCalendarRow,
+    Incident,
+    Service,
+    SlaClockRow,
+    SlaPolicyRow,
+)
+
+OFFICE_START, OFFICE_END = time(8), time(17)
+
+
+# ---------------------------------------------------------------------------- defaults
+
+
+def ensure_defaults(session: Session, clock: Clock, zone: str = "UTC") -> bool:
+    """Seed the shipped calendars and policies into a desk that has none; True if seeded.
+
+    Office hours are Monday to Friday 08:00-17:00 in `zone` (the admin's), with no public
+    holidays until an admin sets a country.
+    """
+    if session.exec(select(func.count()).select_from(SlaPolicyRow)).one():
+        return False
+    now = clock.now()
+    with transaction(session):
+        if session.exec(select(func.count()).select_from(SlaPolicyRow)).one():
+            return False  # another client seeded meanwhile
+        calendars = {
+            CALENDAR_24X7: BusinessCalendarRow(
+                name=CALENDAR_24X7, zone="UTC", always_on=True, created_at=now
+            ),
+            CALENDAR_OFFICE: BusinessCalendarRow(
+                name=CALENDAR_OFFICE,
+                zone=zone,
+                intervals=[[d, f"{OFFICE_START:%H:%M}", f"{OFFICE_END:%H:%M}"] for d in range(5)],
+                created_at=now,
+            ),
+        }
+        for name, row in calendars.items():
+            existing = session.exec(
+                select(BusinessCalendarRow).where(BusinessCalendarRow.name == name)
+            ).first()
+            if existing is None:
+                calendar_of(row)  # validates the zone before anything is stored
+                session.add(row)
+            else:
+                calendars[name] = existing
+        session.flush()
+        for spec in DEFAULT_POLICIES:
+            session.add(policy_row(spec, calendars[spec.calendar], now))
+    return True
+
+
+def policy_row(spec: SlaPolicySpec, calendar: BusinessCalendarRow, now: datetime) -> SlaPolicyRow:
+    assert calendar.id is not None
+    return SlaPolicyRow(
+        name=spec.name,
+        priority=spec.priority,
+        calendar_id=calendar.id,
+        response_seconds=spec.response_seconds,
+        resolution_seconds=spec.resolution_seconds,
+        pause_rules=[
+            {
+                "state": rule.state.value,
+                "hold_reasons": None
+                if rule.hold_reasons is None
+                else sorted(r.value for r in rule.hold_reasons),
+            }
+            for rule in spec.pause_rules
+        ],
+        warnings=list(spec.warnings),
+        actions={str(p): [a.value for a in acts] for p, acts in spec.actions.items()},
+        created_at=now,
+    )
+
+
+# ---------------------------------------------------------------------------- rows -> rules
+
+
+def calendar_of(row: BusinessCalendarRow) -> BusinessCalendar:
+    return _calendar(
+        row.zone,
+        row.always_on,
+        tuple(tuple(i) for i in row.intervals),
+        row.holiday_country,
+        row.holiday_subdivision,
+        tuple(row.extra_dates),
+    )
+
+
+@lru_cache(maxsize=64)
+def _calendar(
+    zone: str,
+    always_on: bool,
+    intervals: tuple[tuple[Any, ...], ...],
+    country: str | None,
+    subdivision: str | None,
+    extra_dates: tuple[str, ...],
+) -> BusinessCalendar:
+    """Built once per distinct definition: validation (zones, holiday countries) is not free
+    and every incident write needs the calendar."""
+    return BusinessCalendar(
+        zone=zone,
+        always_on=always_on,
+        intervals=tuple(
+            WorkInterval(int(d), time.fromisoformat(s), time.fromisoformat(e))
+            for d, s, e in intervals
+        ),
+        holidays=Holidays(
+            country=country,
+            subdivision=subdivision,
+            extra_dates=frozenset(date.fromisoformat(d) for d in extra_dates),
+        ),
+    )
+
+
+def policy_spec(row: SlaPolicyRow, calendar_name: str, service: str | None) -> SlaPolicySpec:
+    return SlaPolicySpec(
+        name=row.name,
+        priority=row.priority,
+        response_seconds=row.response_seconds,
+        resolution_seconds=row.resolution_seconds,
+        calendar=calendar_name,
+        service=service,
+        pause_rules=tuple(
+            PauseRule(
+                IncidentState(r["state"]),
+                None
+                if r.get("hold_reasons") is None
+                else frozenset(HoldReason(h) for h in r["hold_reasons"]),
+            )
+            for r in row.pause_rules
+        ),
+        warnings=tuple(row.warnings),
+        actions={
+            int(p): tuple(EscalationAction(a) for a in acts) for p, acts in row.actions.items()
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- history
+
+
+def history_of(session: Session, incident: Incident) -> list[IncidentSnapshot]:
+    """The incident's state over time, from its audit trail (state, hold reason, response)."""
+    entries = session.exec(
+        select(AuditEntry)
+        .where(
+            AuditEntry.record_type == RecordType.INCIDENT.value,
+            AuditEntry.record_id == incident.id,
+            col(AuditEntry.field).in_(("state", "hold_reason", "responded_at")),
+        )
+        .order_by(col(AuditEntry.id))
+    ).all()
+    snapshots: list[IncidentSnapshot] = []
+    state, hold_reason, responded = IncidentState.NEW, None, False
+    for entry in entries:
+        if entry.field == "state" and entry.new_value:
+            state = IncidentState(entry.new_value)
+        elif entry.field == "hold_reason":
+            hold_reason = HoldReason(entry.new_value) if entry.new_value else None
+        elif entry.field == "responded_at":
+            responded = entry.new_value is not None
+        snapshot = IncidentSnapshot(entry.at, state, hold_reason, responded)
+        if snapshots and snapshots[-1].at == entry.at:
+            snapshots[-1] = snapshot  # one write, several fields: keep its final state
+        else:
+            snapshots.append(snapshot)
+    return snapshots
+
+
+# ---------------------------------------------------------------------------- sync
+
+
+def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[SlaClockRow]:
+    """Bring the incident's clocks in line with its history; call inside the write's
+    transaction, after its audit rows are added. Returns the live (non-cancelled) clocks."""
+    assert incident.id is not None
+    live = session.exec(
+        select(SlaClockRow).where(
+            SlaClockRow.incident_id == incident.id, SlaClockRow.stage != SlaStage.CANCELLED.value
+        )
+    ).all()
+    match = _matching_policy(session, incident)
+    if match is None or any(clock.policy_id != match[0].id for clock in live):
+        for clock in live:  # another policy applies now: keep the old clocks as history
+            clock.stage, clock.next_check_at, clock.next_threshold = (
+                SlaStage.CANCELLED.value,
+                None,
+                None,
+            )
+            session.add(clock)
+        live = []
+    if match is None:
+        return []
+    row, spec, calendar = match
+    by_kind = {clock.kind: clock for clock in live}
+    history = history_of(session, incident)
+    result = []
+    for kind, target in (
+        (SlaKind.RESPONSE, spec.response_seconds),
+        (SlaKind.RESOLUTION, spec.resolution_seconds),
+    ):
+        clock_row = by_kind.get(kind.value) or SlaClockRow(
+            incident_id=incident.id,
+            policy_id=row.id,
+            kind=kind.value,
+            target_seconds=target,
+            started_at=incident.opened_at,
+            due_at=incident.opened_at,
+            stage=SlaStage.IN_PROGRESS.value,
+            fired=[],
+            created_at=now,
+        )
+        state = replay_clock(
+            calendar, kind, target, clock_row.started_at, history, spec.pause_rules
+        )
+        _store(clock_row, state, calendar, spec, now)
+        session.add(clock_row)
+        result.append(clock_row)
+    return result
+
+
+def _store(
+    row: SlaClockRow,
+    state: ClockState,
+    calendar: BusinessCalendar,
+    spec: SlaPolicySpec,
+    now: datetime,
+) -> None:
+    row.target_seconds = state.target_seconds
+    row.paused_seconds = state.paused_seconds
+    row.paused_since = state.paused_since
+    row.stopped_at = state.stopped_at
+    row.due_at = due_at(calendar, state)
+    row.stage = stage(calendar, state, now).value
+    upcoming = next_threshold(calendar, state, set(row.fired), spec.warnings)
+    row.next_threshold, row.next_check_at = upcoming if upcoming else (None, None)
+
+
+def _matching_policy(
+    session: Session, incident: Incident
+) -> tuple[SlaPolicyRow, SlaPolicySpec, BusinessCalendar] | None:
+    rows = session.exec(
+        select(SlaPolicyRow, BusinessCalendarRow, Service.name)
+        .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
+        .join(Service, col(Service.id) == col(SlaPolicyRow.service_id), isouter=True)
+        .where(SlaPolicyRow.priority == incident.priority, col(SlaPolicyRow.active).is_(True))
+    ).all()
+    service = session.get(Service, incident.service_id) if incident.service_id else None
+    candidates = {
+        row.name: (row, policy_spec(row, calendar.name, service_name), calendar)
+        for row, calendar, service_name in rows
+    }
+    chosen = match_policy(
+        [spec for _, spec, _ in candidates.values()],
+        incident.priority,
+        service.name if service else None,
+    )
+    if chosen is None:
+        return None
+    row, spec, calendar = candidates[chosen.name]
+    return row, spec, calendar_of(calendar)
+
+
+# ---------------------------------------------------------------------------- reads
+
+
+def clock_records(session: Session, incident: Incident, now: datetime) -> list[SlaClockRecord]:
+    rows = session.exec(
+        select(SlaClockRow, SlaPolicyRow, BusinessCalendarRow)
+        .join(SlaPolicyRow, col(SlaPolicyRow.id) == col(SlaClockRow.policy_id))
+        .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
+        .where(SlaClockRow.incident_id == incident.id)
+        .order_by(col(SlaClockRow.id))
+    ).all()
+    records = []
+    for clock, policy, calendar_row in rows:
+        state = ClockState(
+            started_at=clock.started_at,
+            target_seconds=clock.target_seconds,
+            paused_seconds=clock.paused_seconds,
+            paused_since=clock.paused_since,
+            stopped_at=clock.stopped_at,
+            cancelled=clock.stage == SlaStage.CANCELLED.value,
+        )
+        calendar = calendar_of(calendar_row)
+        records.append(
+            SlaClockRecord(
+                kind=clock.kind,
+                policy=policy.name,
+                stage=stage(calendar, state, now).value,
+                due_at=clock.due_at,
+                percent_used=round(percent_used(calendar, state, now), 1),
+                paused=clock.paused_since is not None,
+                target_seconds=clock.target_seconds,
+            )
+        )
+    return records
