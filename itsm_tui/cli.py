@@ -26,8 +26,8 @@ from itsm_tui.domain.enums import (
     ResolutionCode,
     Role,
 )
-from itsm_tui.services import directory, incidents, slas
-from itsm_tui.services.errors import ServiceError
+from itsm_tui.services import directory, incidents, notifications, slas
+from itsm_tui.services.errors import ServiceError, ValidationFailed
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.migrate import SchemaTooNew
@@ -109,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     demo.add_argument("--incidents", type=int, default=300, help="incidents to generate")
     demo.add_argument("--no-launch", action="store_true", help="load the data, do not open")
+
+    worker = command(commands, "worker", cmd_worker, "run the SLA evaluator headless")
+    worker.add_argument("--interval", type=float, default=15.0, metavar="S", help="seconds")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument(
+        "--auto-close-days", type=int, default=7, metavar="N", help="0 turns auto-close off"
+    )
+    inbox = command(commands, "inbox", cmd_inbox, "your notifications, newest first")
+    inbox.add_argument("--unread", action="store_true", help="only unread ones")
 
     # Directory
     user = commands.add_parser("user", help="users").add_subparsers(dest="action", required=True)
@@ -229,6 +238,70 @@ def cmd_init(ctx: Context) -> int:
 
 def cmd_demo(ctx: Context) -> int:
     raise AssertionError("demo is dispatched before a database is opened")
+
+
+def cmd_worker(ctx: Context) -> int:
+    from itsm_tui.workers import sla_evaluator
+
+    a = ctx.args
+    if a.interval <= 0 or a.auto_close_days < 0:
+        raise ValidationFailed("--interval must be positive and --auto-close-days not negative")
+
+    def report(result: sla_evaluator.PassResult | None) -> None:
+        if result is None:
+            summary: dict[str, Any] = {"ran": False, "reason": "another evaluator holds the lease"}
+        else:
+            summary = {
+                "ran": True,
+                "checked": result.checked,
+                "fired": [{"number": n, "kind": k, "percent": p} for n, k, p in result.fired],
+                "closed": result.closed,
+            }
+        if ctx.json:
+            print(output.to_json(summary), flush=True)
+        elif result is None:
+            print("Another evaluator holds the lease; not running.", flush=True)
+        else:
+            print(
+                f"Checked {result.checked} clocks, fired {len(result.fired)} thresholds, "
+                f"closed {len(result.closed)} incidents.",
+                flush=True,
+            )
+
+    if a.once:
+        report(
+            sla_evaluator.run_once(
+                ctx.database,
+                ctx.clock,
+                holder=sla_evaluator.holder_name(),
+                interval_s=a.interval,
+                auto_close_days=a.auto_close_days,
+                release=True,
+            )
+        )
+        return EXIT_OK
+    sla_evaluator.run_forever(
+        ctx.database,
+        ctx.clock,
+        interval_s=a.interval,
+        auto_close_days=a.auto_close_days,
+        report=report,
+    )
+    return EXIT_OK
+
+
+def cmd_inbox(ctx: Context) -> int:
+    entries = notifications.inbox(ctx.session, ctx.actor, unread_only=ctx.args.unread)
+    ctx.emit(
+        output.table(
+            ["WHEN", "KIND", "INCIDENT", "MESSAGE"],
+            [[output.when(n.created_at), n.kind, n.incident or "-", n.body] for n in entries],
+        )
+        if entries
+        else "No notifications.",
+        entries,
+    )
+    return EXIT_OK
 
 
 def cmd_user_add(ctx: Context) -> int:

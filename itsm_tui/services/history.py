@@ -30,7 +30,7 @@ def record_changes(
     *,
     record_type: RecordType,
     record_id: int,
-    actor: User,
+    actor: User | None,
     at: datetime,
     changes: Mapping[str, tuple[object, object]],
 ) -> list[AuditEntry]:
@@ -43,7 +43,7 @@ def record_changes(
         entry = AuditEntry(
             record_type=record_type.value,
             record_id=record_id,
-            actor_id=actor.id,
+            actor_id=actor.id if actor else None,
             field=field,
             old_value=old_text,
             new_value=new_text,
@@ -60,7 +60,7 @@ def publish(
     record_type: RecordType,
     record_id: int,
     action: str,
-    actor: User,
+    actor: User | None,
     at: datetime,
     number: str | None = None,
 ) -> FeedEvent:
@@ -70,7 +70,7 @@ def publish(
         record_id=record_id,
         record_number=number,
         action=action,
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         at=at,
     )
     session.add(event)
@@ -106,7 +106,7 @@ def record_write(
     record_id: int,
     number: str | None,
     action: str,
-    actor: User,
+    actor: User | None,
     at: datetime,
     changes: Mapping[str, tuple[object, object]],
 ) -> list[AuditEntry]:

@@ -98,3 +98,11 @@ class IncidentDetail(Record):
     journal: list[JournalRecord]
     audit: list[AuditRecord]
     sla: list[SlaClockRecord] = []
+
+
+class NotificationRecord(Record):
+    kind: str
+    incident: str | None
+    body: str
+    created_at: datetime
+    read: bool

@@ -258,6 +258,35 @@ class SlaClockRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
+class Notification(SQLModel, table=True):
+    """A per-user inbox entry, e.g. an SLA warning or breach escalated to them."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    incident_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("incidents.id", ondelete="CASCADE"))
+    )
+    kind: str = Field(sa_column=Column(String(30), nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    read_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+class WorkerLease(SQLModel, table=True):
+    """Who runs a background loop (the SLA evaluator) until when: one runner at a time."""
+
+    __tablename__ = "worker_leases"
+
+    name: str = Field(sa_column=Column(String(40), primary_key=True))
+    holder: str = Field(sa_column=Column(String(200), nullable=False))
+    expires_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
 __all__ = [
     "AuditEntry",
     "BusinessCalendarRow",
@@ -267,9 +296,11 @@ __all__ = [
     "GroupMembership",
     "Incident",
     "JournalEntry",
+    "Notification",
     "NumberSequence",
     "Service",
     "SlaClockRow",
     "SlaPolicyRow",
     "User",
+    "WorkerLease",
 ]
