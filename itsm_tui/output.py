@@ -103,6 +103,25 @@ def incident_text(detail: IncidentDetail | IncidentRecord) -> str:
             "Resolution notes:",
             _indent(printable(incident.resolution_notes, multiline=True)),
         ]
+    if isinstance(detail, IncidentDetail) and detail.sla:
+        lines += ["", "SLA:"]
+        lines.append(
+            "  "
+            + table(
+                ["KIND", "POLICY", "STAGE", "DUE", "USED", "PAUSED"],
+                [
+                    [
+                        c.kind,
+                        c.policy,
+                        c.stage,
+                        when(c.due_at),
+                        f"{c.percent_used:.0f}%",
+                        "yes" if c.paused else "no",
+                    ]
+                    for c in detail.sla
+                ],
+            ).replace("\n", "\n  ")
+        )
     if isinstance(detail, IncidentDetail) and detail.journal:
         lines += ["", "Journal:"]
         for entry in detail.journal:

@@ -200,3 +200,25 @@ def test_worker_and_inbox_commands(sqlite_url: str, capsys: pytest.CaptureFixtur
         main(["--db", sqlite_url, "--user", "boss", "worker", "--once", "--json"], clock=clock) == 0
     )
     assert json.loads(capsys.readouterr().out)["ran"] is True
+
+
+def test_incident_show_lists_the_clocks(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from itsm_tui.cli import main
+
+    clock = FixedClock(at(2, 9))
+    new = ["incident", "new", "--title", "x", "--impact", "2", "--urgency", "2"]
+    assert main(["--db", sqlite_url, "--user", "boss", *new], clock=clock) == 0
+    capsys.readouterr()
+    clock.set(at(2, 11))
+    assert (
+        main(["--db", sqlite_url, "--user", "boss", "incident", "show", "INC0000001"], clock=clock)
+        == 0
+    )
+    out = capsys.readouterr().out
+    sla = out[out.index("SLA:") :].splitlines()
+    assert sla[1].split() == ["KIND", "POLICY", "STAGE", "DUE", "USED", "PAUSED"]
+    assert sla[2].split() == [
+        "response", "P3", "moderate", "in_progress", "2026-03-02", "13:00", "UTC", "50%", "no"
+    ]  # fmt: skip
