@@ -16,6 +16,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
+from itsm_tui.domain.calendar import BusinessCalendar
 from itsm_tui.domain.enums import IncidentState, JournalKind, RecordType, Role
 from itsm_tui.domain.sla import (
     BREACH_PERCENT,
@@ -24,7 +25,7 @@ from itsm_tui.domain.sla import (
     crossed_thresholds,
     next_threshold,
 )
-from itsm_tui.domain.sla_policy import EscalationAction
+from itsm_tui.domain.sla_policy import EscalationAction, SlaPolicySpec
 from itsm_tui.services.history import journal, record_write
 from itsm_tui.services.slas import calendar_of, policy_spec, sync_clocks
 from itsm_tui.services.tx import transaction
@@ -79,20 +80,50 @@ def _evaluate_batch(session: Session, now: datetime, batch: int, result: PassRes
             .with_for_update(skip_locked=True)
         )
         rows = session.exec(statement).all()
-        for row in rows:
-            _evaluate_clock(session, row, now, result)
+        if not rows:
+            return 0
+        # Everything a batch needs, in three queries; writes are flushed once at commit.
+        incidents = {
+            i.id: i
+            for i in session.exec(
+                select(Incident).where(col(Incident.id).in_({r.incident_id for r in rows}))
+            ).all()
+        }
+        rules = _policies(session, {r.policy_id for r in rows})
+        with session.no_autoflush:
+            for row in rows:
+                policy, spec, calendar = rules[row.policy_id]
+                incident = incidents[row.incident_id]
+                _evaluate_clock(session, row, incident, policy.name, spec, calendar, now, result)
         result.checked += len(rows)
         return len(rows)
 
 
-def _evaluate_clock(session: Session, row: SlaClockRow, now: datetime, result: PassResult) -> None:
-    policy = session.get(SlaPolicyRow, row.policy_id)
-    incident = session.get(Incident, row.incident_id)
-    assert policy is not None and incident is not None
-    calendar_row = session.get(BusinessCalendarRow, policy.calendar_id)
-    assert calendar_row is not None
-    calendar = calendar_of(calendar_row)
-    spec = policy_spec(policy, calendar_row.name, None)
+def _policies(
+    session: Session, ids: set[int]
+) -> dict[int, tuple[SlaPolicyRow, SlaPolicySpec, BusinessCalendar]]:
+    rows = session.exec(
+        select(SlaPolicyRow, BusinessCalendarRow)
+        .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
+        .where(col(SlaPolicyRow.id).in_(ids))
+    ).all()
+    return {
+        policy.id: (policy, policy_spec(policy, calendar.name, None), calendar_of(calendar))
+        for policy, calendar in rows
+        if policy.id is not None
+    }
+
+
+def _evaluate_clock(
+    session: Session,
+    row: SlaClockRow,
+    incident: Incident,
+    policy_name: str,
+    spec: SlaPolicySpec,
+    calendar: BusinessCalendar,
+    now: datetime,
+    result: PassResult,
+) -> None:
     state = ClockState(
         started_at=row.started_at,
         target_seconds=row.target_seconds,
@@ -104,7 +135,7 @@ def _evaluate_clock(session: Session, row: SlaClockRow, now: datetime, result: P
     fired = set(row.fired)
     for percent in crossed_thresholds(calendar, state, fired, now, spec.warnings):
         fired.add(percent)
-        _fire(session, incident, row, policy.name, percent, spec.actions.get(percent, ()), now)
+        _fire(session, incident, row, policy_name, percent, spec.actions.get(percent, ()), now)
         result.fired.append((incident.number, row.kind, percent))
     row.fired = sorted(fired)
     if BREACH_PERCENT in fired and row.stage in (SlaStage.IN_PROGRESS.value,):
