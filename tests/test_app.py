@@ -123,3 +123,31 @@ def test_demo_snapshot(snap_compare, sqlite_url: str, clock: FixedClock) -> None
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+async def test_the_desk_evaluates_slas_when_no_worker_runs(
+    sqlite_url: str, clock: FixedClock
+) -> None:
+    from sqlmodel import select
+
+    from itsm_tui.services import leases, slas
+    from itsm_tui.store.models import JournalEntry
+
+    database = open_database(sqlite_url)
+    with database.session() as session:
+        slas.ensure_defaults(session, clock, "UTC")
+        desk = seed_directory(session, clock)
+        data = validate(incidents.IncidentCreate, title="Mail down", impact=1, urgency=1)
+        incidents.create_incident(session, desk["alice"], clock, data)
+    clock.advance(minutes=16)  # P1 response (15 min, 24x7) is now breached
+    app = ITSMApp(database_url=sqlite_url, username="alice", clock=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        with database.session() as session:
+            assert leases.holder_of(session, clock, leases.SLA_EVALUATOR) is not None
+            notes = session.exec(select(JournalEntry.body).where(JournalEntry.kind == "system"))
+            assert any("response breached" in body for body in notes)
+    with database.session() as session:  # the lease is given back on exit
+        assert leases.holder_of(session, clock, leases.SLA_EVALUATOR) is None
+    database.dispose()
