@@ -7,9 +7,11 @@ ever grow. Exit codes: 0 ok, 2 bad input, 3 not found, 4 permission denied, 5 co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -36,6 +38,7 @@ from itsm_tui.store.models import User
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
 
 
 @dataclass
@@ -116,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--auto-close-days", type=int, default=7, metavar="N", help="0 turns auto-close off"
     )
+    sla = commands.add_parser("sla", help="service level management").add_subparsers(
+        dest="action", required=True
+    )
+    sub = command(sla, "report", cmd_sla_report, "SLA compliance, MTTA and MTTR, at-risk list")
+    sub.add_argument("--from", dest="start", metavar="D", help="YYYY-MM-DD or ISO time (UTC)")
+    sub.add_argument("--to", dest="end", metavar="D", help="inclusive date, or ISO time")
+    sub.add_argument("--service", metavar="S")
+    sub.add_argument("--priority", type=_level, choices=[1, 2, 3, 4, 5])
+    sub.add_argument("--format", choices=["table", "json", "csv", "md"], default="table")
     inbox = command(commands, "inbox", cmd_inbox, "your notifications, newest first")
     inbox.add_argument("--unread", action="store_true", help="only unread ones")
 
@@ -288,6 +300,43 @@ def cmd_worker(ctx: Context) -> int:
         report=report,
     )
     return EXIT_OK
+
+
+def cmd_sla_report(ctx: Context) -> int:
+    from itsm_tui.services import reports
+
+    a = ctx.args
+    _ = ctx.actor  # only known users read reports
+    query = validate(
+        reports.SlaReportQuery,
+        **_given(
+            start=a.start,
+            end=_inclusive_end(a.end),
+            service=a.service,
+            priority=a.priority,
+        ),
+    )
+    report = reports.sla_report(ctx.session, ctx.clock.now(), query)
+    fmt = "json" if ctx.json else a.format
+    renderers = {
+        "table": reports.render_table,
+        "csv": reports.render_csv,
+        "md": reports.render_markdown,
+        "json": output.to_json,
+    }
+    print(renderers[fmt](report))
+    return EXIT_OK
+
+
+def _inclusive_end(value: str | None) -> str | None:
+    """`--to 2026-03-31` means to the end of that day: the period ends at the next midnight."""
+    if value is None or len(value.strip()) != len("YYYY-MM-DD"):
+        return value
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return value  # the query model explains what is wrong
+    return (day + timedelta(days=1)).isoformat()
 
 
 def cmd_inbox(ctx: Context) -> int:
@@ -557,6 +606,11 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except OperationalError as error:
         _fail(f"cannot use the database: {error.orig}")
         return EXIT_FAILURE
+    except BrokenPipeError:
+        # `itsm incident list | head`: the reader left; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OSError as error:
         _fail(f"cannot use {error.filename or 'a file'}: {error.strerror or error}")
         return EXIT_FAILURE
