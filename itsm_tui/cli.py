@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--service", metavar="S")
     sub.add_argument("--priority", type=_level, choices=[1, 2, 3, 4, 5])
     sub.add_argument("--format", choices=["table", "json", "csv", "md"], default="table")
+    sub = command(sla, "verify", cmd_sla_verify, "replay clocks from history; exit 1 on drift")
+    sub.add_argument("number", nargs="?", help="one incident (default: all)")
     inbox = command(commands, "inbox", cmd_inbox, "your notifications, newest first")
     inbox.add_argument("--unread", action="store_true", help="only unread ones")
 
@@ -326,6 +328,20 @@ def cmd_sla_report(ctx: Context) -> int:
     }
     print(renderers[fmt](report))
     return EXIT_OK
+
+
+def cmd_sla_verify(ctx: Context) -> int:
+    from itsm_tui.services.sla_verify import verify_clocks
+
+    _ = ctx.actor  # only known users may audit
+    report = verify_clocks(ctx.session, ctx.clock.now(), ctx.args.number)
+    human = [
+        f"Checked {report.clocks_checked} clocks on {report.incidents_checked} incidents: "
+        + ("all match their history." if report.ok else f"{len(report.mismatches)} mismatches.")
+    ]
+    human += [f"  {output.printable(m.describe())}" for m in report.mismatches]
+    ctx.emit("\n".join(human), report)
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def _inclusive_end(value: str | None) -> str | None:
