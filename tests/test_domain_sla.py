@@ -98,9 +98,11 @@ def test_stages() -> None:
     assert percent_used(OFFICE, met, at(5, 12)) == pytest.approx(100 * 59 / 60)
     late = stop(OFFICE, clock, at(2, 10, 30))
     assert stage(OFFICE, late, at(5, 12)) is SlaStage.BREACHED
-    assert stage(OFFICE, cancel(clock), at(5, 12)) is SlaStage.CANCELLED
+    cancelled = cancel(OFFICE, clock, at(2, 9, 30))
+    assert stage(OFFICE, cancelled, at(5, 12)) is SlaStage.CANCELLED
+    assert percent_used(OFFICE, cancelled, at(5, 12)) == 50  # frozen where it was cancelled
     assert next_threshold(OFFICE, met, set()) is None
-    assert crossed_thresholds(OFFICE, cancel(clock), set(), at(5, 12)) == []
+    assert crossed_thresholds(OFFICE, cancelled, set(), at(5, 12)) == []
 
 
 def test_reopen_counts_the_resolved_time_as_paused() -> None:

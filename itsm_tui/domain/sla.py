@@ -164,5 +164,9 @@ def restart(calendar: BusinessCalendar, clock: ClockState, at: datetime) -> Cloc
     return replace(clock, stopped_at=None, paused_seconds=clock.paused_seconds + spent)
 
 
-def cancel(clock: ClockState) -> ClockState:
+def cancel(calendar: BusinessCalendar, clock: ClockState, at: datetime) -> ClockState:
+    """The clock no longer applies (incident cancelled): it stops counting at `at`, so what
+    it had used stays on record instead of growing forever."""
+    if clock.stopped_at is None:
+        clock = stop(calendar, clock, at)
     return replace(clock, cancelled=True)

@@ -56,7 +56,7 @@ def replay_clock(
                 continue
             clock = restart(calendar, clock, snapshot.at)  # a reopen
         if snapshot.state is IncidentState.CANCELLED:
-            clock = cancel(clock)
+            clock = cancel(calendar, clock, snapshot.at)
             continue
         if ends:
             clock = stop(calendar, clock, snapshot.at)

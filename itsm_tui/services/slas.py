@@ -219,9 +219,11 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
     transaction, after its audit rows are added. Returns the live (non-cancelled) clocks."""
     assert incident.id is not None
     live = session.exec(
-        select(SlaClockRow).where(
+        select(SlaClockRow)
+        .where(
             SlaClockRow.incident_id == incident.id, SlaClockRow.stage != SlaStage.CANCELLED.value
         )
+        .order_by(col(SlaClockRow.id))  # if duplicates ever exist, the newest wins
     ).all()
     match = _matching_policy(session, incident)
     if match is None or any(clock.policy_id != match[0].id for clock in live):
@@ -231,6 +233,7 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
                 None,
                 None,
             )
+            clock.stopped_at = clock.stopped_at or now  # what it used stays on record
             session.add(clock)
         live = []
     if match is None:
