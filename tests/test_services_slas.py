@@ -9,6 +9,7 @@ from sqlmodel import select
 from itsm_tui.clock import FixedClock
 from itsm_tui.domain.sla import SlaStage
 from itsm_tui.services import incidents, slas
+from itsm_tui.services.tx import transaction
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import SlaClockRow, SlaPolicyRow
@@ -143,3 +144,18 @@ def test_show_reports_the_clocks_with_percent_used(desk: Desk, clock: FixedClock
         "in_progress",
         50.0,
     )
+
+
+def test_an_sla_added_later_is_replayed_from_history(desk: Desk) -> None:
+    """Incidents logged before any policy existed get their clocks from their history."""
+    number = new_p3(desk)
+    desk.clock.set(at(2, 10))
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "on_hold", **HOLD)
+    desk.clock.set(at(2, 12))
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "in_progress")
+    assert live(desk) == {}
+    seeded(desk)
+    with transaction(desk.session):
+        assert slas.resync_open_incidents(desk.session, desk.clock.now()) == 1
+    resolution = live(desk)["resolution"]
+    assert (resolution.paused_seconds, resolution.due_at) == (2 * HOUR, at(5, 11))

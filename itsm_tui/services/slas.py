@@ -342,3 +342,18 @@ def clock_records(session: Session, incident: Incident, now: datetime) -> list[S
             )
         )
     return records
+
+
+def resync_open_incidents(session: Session, now: datetime, *, priority: int | None = None) -> int:
+    """Re-run `sync_clocks` for every incident not yet closed or cancelled (optionally of one
+    priority), inside the caller's transaction: after a policy is added or changed, an SLA
+    added later is replayed from each record's history. Returns how many were synced."""
+    statement = select(Incident).where(
+        col(Incident.state).not_in((IncidentState.CLOSED.value, IncidentState.CANCELLED.value))
+    )
+    if priority is not None:
+        statement = statement.where(Incident.priority == priority)
+    incidents = session.exec(statement.order_by(col(Incident.id))).all()
+    for incident in incidents:
+        sync_clocks(session, incident, now)
+    return len(incidents)
