@@ -128,8 +128,48 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--service", metavar="S")
     sub.add_argument("--priority", type=_level, choices=[1, 2, 3, 4, 5])
     sub.add_argument("--format", choices=["table", "json", "csv", "md"], default="table")
+    policy = sla.add_parser("policy", help="SLA policies").add_subparsers(
+        dest="policy_action", required=True
+    )
+    command(policy, "list", cmd_policy_list, "list SLA policies")
+    for name, handler, text in (
+        ("add", cmd_policy_add, "add an SLA policy (admin)"),
+        ("update", cmd_policy_update, "change an SLA policy (admin)"),
+    ):
+        sub = command(policy, name, handler, text)
+        sub.add_argument("name")
+        adding = name == "add"
+        if adding:
+            sub.add_argument("--priority", type=_level, choices=[1, 2, 3, 4, 5], required=True)
+            sub.add_argument("--service", metavar="S", help="default: every service")
+        sub.add_argument("--response", metavar="DUR", required=adding, help="e.g. 30m, 4h")
+        sub.add_argument("--resolution", metavar="DUR", required=adding, help="e.g. 8h, 2d")
+        sub.add_argument("--calendar", metavar="C", required=adding)
+        sub.add_argument("--warnings", metavar="P,P,...", help="percents, default 50,75,90")
+        sub.add_argument("--actions", metavar="SPEC", help="50=notify_assignee; 100=set_major")
+        sub.add_argument("--pause-reasons", metavar="R,R", help="hold reasons that pause")
+        state = sub.add_mutually_exclusive_group()
+        state.add_argument("--active", dest="active", action="store_true", default=None)
+        state.add_argument("--inactive", dest="active", action="store_false")
     sub = command(sla, "verify", cmd_sla_verify, "replay clocks from history; exit 1 on drift")
     sub.add_argument("number", nargs="?", help="one incident (default: all)")
+    calendar = commands.add_parser("calendar", help="business calendars").add_subparsers(
+        dest="action", required=True
+    )
+    command(calendar, "list", cmd_calendar_list, "list business calendars")
+    for name, handler, text in (
+        ("add", cmd_calendar_add, "add a business calendar (admin)"),
+        ("update", cmd_calendar_update, "change a business calendar (admin)"),
+    ):
+        sub = command(calendar, name, handler, text)
+        sub.add_argument("name")
+        sub.add_argument("--zone", required=name == "add", help="IANA zone, e.g. Europe/London")
+        sub.add_argument(
+            "--hours", action="append", metavar="SPEC", help="'mon-fri 08:00-17:00' (repeat)"
+        )
+        sub.add_argument("--24x7", dest="always_on", action="store_true", default=None)
+        sub.add_argument("--holidays", metavar="CC[-SUB]", help="e.g. GB-ENG, US, none")
+        sub.add_argument("--extra-date", action="append", metavar="YYYY-MM-DD")
     inbox = command(commands, "inbox", cmd_inbox, "your notifications, newest first")
     inbox.add_argument("--unread", action="store_true", help="only unread ones")
 
@@ -353,6 +393,133 @@ def _inclusive_end(value: str | None) -> str | None:
     except ValueError:
         return value  # the query model explains what is wrong
     return (day + timedelta(days=1)).isoformat()
+
+
+def cmd_policy_list(ctx: Context) -> int:
+    from itsm_tui.services import sla_admin
+
+    _ = ctx.actor
+    policies = sla_admin.list_policies(ctx.session)
+    duration = sla_admin.format_duration
+    ctx.emit(
+        output.table(
+            ["POLICY", "PRI", "SERVICE", "RESPONSE", "RESOLUTION", "CALENDAR", "ACTIVE"],
+            [
+                [
+                    p.name,
+                    f"P{p.priority}",
+                    p.service or "(all)",
+                    duration(p.response_seconds),
+                    duration(p.resolution_seconds),
+                    p.calendar,
+                    "yes" if p.active else "no",
+                ]
+                for p in policies
+            ],
+        ),
+        policies,
+    )
+    return EXIT_OK
+
+
+def _policy_values(a: argparse.Namespace) -> dict[str, Any]:
+    from itsm_tui.services import sla_admin
+
+    return _given(
+        response_seconds=sla_admin.parse_duration(a.response) if a.response else None,
+        resolution_seconds=sla_admin.parse_duration(a.resolution) if a.resolution else None,
+        calendar=a.calendar,
+        warnings=_numbers(a.warnings),
+        actions=sla_admin.parse_actions(a.actions) if a.actions else None,
+        pause_reasons=_words(a.pause_reasons),
+        active=a.active,
+    )
+
+
+def _numbers(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _words(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return () if text.strip().lower() == "none" else _numbers(text)
+
+
+def cmd_policy_add(ctx: Context) -> int:
+    from itsm_tui.services import sla_admin
+
+    a = ctx.args
+    data = validate(
+        sla_admin.PolicyInput,
+        name=a.name,
+        priority=a.priority,
+        **_given(service=a.service),
+        **_policy_values(a),
+    )
+    record = sla_admin.add_policy(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(f"Added SLA policy {output.printable(record.name)}.", record)
+    return EXIT_OK
+
+
+def cmd_policy_update(ctx: Context) -> int:
+    from itsm_tui.services import sla_admin
+
+    changes = validate(sla_admin.PolicyChanges, **_policy_values(ctx.args))
+    record = sla_admin.update_policy(ctx.session, ctx.actor, ctx.clock, ctx.args.name, changes)
+    ctx.emit(f"Updated SLA policy {output.printable(record.name)}.", record)
+    return EXIT_OK
+
+
+def cmd_calendar_list(ctx: Context) -> int:
+    from itsm_tui.services import sla_admin
+
+    _ = ctx.actor
+    calendars = sla_admin.list_calendars(ctx.session)
+    ctx.emit(
+        output.table(
+            ["CALENDAR", "ZONE", "HOURS", "HOLIDAYS"],
+            [
+                [
+                    c.name,
+                    c.zone,
+                    "24x7" if c.always_on else "; ".join(c.hours),
+                    c.holidays or "-",
+                ]
+                for c in calendars
+            ],
+        ),
+        calendars,
+    )
+    return EXIT_OK
+
+
+def _calendar_values(a: argparse.Namespace) -> dict[str, Any]:
+    return _given(
+        zone=a.zone,
+        hours=tuple(a.hours) if a.hours else None,
+        always_on=a.always_on,
+        holidays=a.holidays,
+        extra_dates=tuple(a.extra_date) if a.extra_date else None,
+    )
+
+
+def cmd_calendar_add(ctx: Context) -> int:
+    from itsm_tui.services import sla_admin
+
+    data = validate(sla_admin.CalendarInput, name=ctx.args.name, **_calendar_values(ctx.args))
+    record = sla_admin.add_calendar(ctx.session, ctx.actor, ctx.clock, data)
+    ctx.emit(f"Added calendar {output.printable(record.name)}.", record)
+    return EXIT_OK
+
+
+def cmd_calendar_update(ctx: Context) -> int:
+    from itsm_tui.services import sla_admin
+
+    changes = validate(sla_admin.CalendarChanges, **_calendar_values(ctx.args))
+    record = sla_admin.update_calendar(ctx.session, ctx.actor, ctx.clock, ctx.args.name, changes)
+    ctx.emit(f"Updated calendar {output.printable(record.name)}.", record)
+    return EXIT_OK
 
 
 def cmd_inbox(ctx: Context) -> int:

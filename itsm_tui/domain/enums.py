@@ -85,3 +85,5 @@ class RecordType(StrEnum):
     GROUP = "group"
     SERVICE = "service"
     CONFIG_ITEM = "config_item"
+    CALENDAR = "calendar"
+    SLA_POLICY = "sla_policy"
