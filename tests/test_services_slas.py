@@ -159,3 +159,23 @@ def test_an_sla_added_later_is_replayed_from_history(desk: Desk) -> None:
         assert slas.resync_open_incidents(desk.session, desk.clock.now()) == 1
     resolution = live(desk)["resolution"]
     assert (resolution.paused_seconds, resolution.due_at) == (2 * HOUR, at(5, 11))
+
+
+def test_priority_change_keeps_the_business_time_already_paused(desk: Desk) -> None:
+    seeded(desk)
+    number = new_p3(desk)  # Mon 09:00
+    desk.clock.set(at(2, 10))
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "on_hold", **HOLD)
+    desk.clock.set(at(2, 12))
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "in_progress")
+    desk.clock.set(at(2, 13))
+    incidents.update_incident(
+        desk.session,
+        desk["alice"],
+        desk.clock,
+        number,
+        validate(incidents.IncidentChanges, urgency=1),
+    )  # now P2: 8 business hours from Mon 09:00, plus the 2 h on hold
+    resolution = live(desk)["resolution"]
+    assert (resolution.target_seconds, resolution.paused_seconds) == (8 * HOUR, 2 * HOUR)
+    assert resolution.due_at == at(3, 10)

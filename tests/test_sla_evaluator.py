@@ -222,3 +222,93 @@ def test_incident_show_lists_the_clocks(
     assert sla[2].split() == [
         "response", "P3", "moderate", "in_progress", "2026-03-02", "13:00", "UTC", "50%", "no"
     ]  # fmt: skip
+
+
+def test_reassign_and_set_major_actions(desk: Desk) -> None:
+    """A policy whose breach reassigns to the escalation group and declares a major
+    incident: both happen once, audited, with the assignee cleared."""
+    from itsm_tui.domain.sla_policy import EscalationAction
+    from itsm_tui.services import sla_admin
+
+    assert slas.ensure_defaults(desk.session, desk.clock, "UTC")
+    changes = validate(
+        sla_admin.PolicyChanges,
+        actions={100: (EscalationAction.REASSIGN_TO_ESCALATION_GROUP, EscalationAction.SET_MAJOR)},
+    )
+    sla_admin.update_policy(desk.session, desk["root"], desk.clock, "P3 moderate", changes)
+    number = p3_for_alice_without_seeding(desk)
+    desk.clock.set(at(2, 13))
+    evaluate(desk.session, desk.clock)
+    record = incidents.get_incident(desk.session, number)
+    assert (record.group, record.assignee, record.major) == ("Network", None, True)
+    detail = incidents.incident_detail(desk.session, number)
+    sla_audit = [(a.field, a.old_value, a.new_value) for a in detail.audit if a.actor is None]
+    assert sorted(sla_audit) == [
+        ("assignee", "alice", None),
+        ("group", "Service Desk", "Network"),
+        ("major", "false", "true"),
+    ]
+    desk.clock.set(at(3, 13))
+    assert evaluate(desk.session, desk.clock).fired == []  # never again
+
+
+def p3_for_alice_without_seeding(desk: Desk) -> str:
+    desk.clock.set(at(2, 9))
+    data = validate(
+        incidents.IncidentCreate,
+        title="VPN drops",
+        impact=2,
+        urgency=2,
+        group="Service Desk",
+        assignee="alice",
+    )
+    return incidents.create_incident(desk.session, desk["alice"], desk.clock, data).number
+
+
+def _evaluator_process(url: str, start: str, passes: int, queue: object) -> None:
+    """Run in a separate process: its own engine, its own stepping clock."""
+    from itsm_tui.store.database import open_database
+
+    clock = FixedClock(datetime.fromisoformat(start))
+    database = open_database(url)
+    fired: list[tuple[str, str, int]] = []
+    try:
+        with database.session() as session:
+            for _ in range(passes):
+                clock.advance(seconds=15)
+                fired.extend(evaluate(session, clock).fired)
+    finally:
+        database.dispose()
+    queue.put(fired)  # type: ignore[attr-defined]
+
+
+def test_two_evaluator_processes_fire_every_escalation_exactly_once(
+    desk: Desk, db_url: str
+) -> None:
+    """Two processes evaluating the same database through a minute of simulated time (in
+    15 s steps), with no lease between them: every threshold still fires exactly once."""
+    import multiprocessing
+
+    assert slas.ensure_defaults(desk.session, desk.clock, "UTC")
+    desk.clock.set(at(2, 9))
+    for n in range(4):  # P1 on 24x7: response 15 min, thresholds at 7:30, 11:15, 13:30, 15:00
+        data = validate(incidents.IncidentCreate, title=f"outage {n}", impact=1, urgency=1)
+        incidents.create_incident(desk.session, desk["sue"], desk.clock, data)
+    desk.session.rollback()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start = at(2, 9, 14).isoformat()  # the minute from 09:14 covers the 90% and 100% marks
+    workers = [
+        context.Process(target=_evaluator_process, args=(db_url, start, 4, queue)) for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    fired = [f for result in results for f in result]
+    assert len(fired) == len(set(fired))
+    assert sorted(fired) == sorted(
+        (f"INC{i:07d}", "response", p) for i in range(1, 5) for p in (50, 75, 90, 100)
+    )
