@@ -28,6 +28,7 @@ from itsm_tui.services.sla_verify import (
     _Policies,
     verify_clocks,
 )
+from itsm_tui.services.tx import transaction
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import Incident, SlaClockRow
@@ -270,9 +271,144 @@ def test_checks_the_clocks_cancelled_with_their_incident(desk: Desk, database: D
         "UPDATE sla_clocks SET target_seconds = 60 WHERE kind = 'resolution'",
     )
     desk.session.commit()
+    # An ended incident's clock is replayed with its own stored target (the policy may have
+    # changed since), so a changed target shows as a due time that does not follow from it.
     assert [(m.kind, m.field, m.stored, m.expected) for m in verify(desk).mismatches] == [
-        ("resolution", "target_seconds", 60, 27 * HOUR)
+        ("resolution", "due_at", at(5, 9), at(2, 9, 1))
     ]
+
+
+# ---------------------------------------------------------------------------- policy edits
+
+
+def edit_policy(desk: Desk, sql: str) -> None:
+    """An admin's policy edit: the row changed and the open incidents re-synced, in one
+    transaction, as `sla_admin.update_policy` does it."""
+    with transaction(desk.session):
+        desk.session.execute(text(sql))
+        desk.session.expire_all()  # the session's cached policy rows predate the raw UPDATE
+        slas.resync_open_incidents(desk.session, desk.clock.now())
+
+
+def targets(database: Database, number: str) -> dict[str, int]:
+    """The live clocks' targets by kind."""
+    with database.session() as s:
+        incident = s.exec(select(Incident).where(Incident.number == number)).one()
+        rows = s.exec(
+            select(SlaClockRow).where(
+                SlaClockRow.incident_id == incident.id,
+                SlaClockRow.stage != SlaStage.CANCELLED.value,
+            )
+        ).all()
+        return {row.kind: row.target_seconds for row in rows}
+
+
+def test_ended_incidents_keep_the_policy_they_ended_under(desk: Desk, database: Database) -> None:
+    seeded(desk)
+    closed = held_and_resumed(desk)
+    move(desk, at(3, 10), closed, "resolved", **RESOLUTION)
+    move(desk, at(3, 11), closed, "closed")
+    cancelled = new(desk, at(3, 12))
+    move(desk, at(3, 13), cancelled, "cancelled")
+    still_open = held_and_resumed(desk)
+    desk.clock.set(at(4, 9))
+    assert verify(desk).ok
+
+    edit_policy(
+        desk,
+        "UPDATE sla_policies SET response_seconds = 2 * 3600, resolution_seconds = 18 * 3600 "
+        "WHERE name = 'P3 moderate'",
+    )
+    desk.clock.set(at(4, 10))
+
+    assert targets(database, still_open) == {"response": 2 * HOUR, "resolution": 18 * HOUR}
+    assert targets(database, closed) == {"response": 4 * HOUR, "resolution": 27 * HOUR}
+    report = verify(desk)
+    assert report.ok, [m.describe() for m in report.mismatches]
+    assert (report.incidents_checked, report.clocks_checked) == (3, 6)
+    for number in (closed, cancelled, still_open):
+        assert verify(desk, number).ok, number
+
+
+def test_an_open_incident_left_behind_by_a_policy_edit_is_reported(
+    desk: Desk, database: Database
+) -> None:
+    seeded(desk)
+    number = new(desk, at(2, 9))
+    behind_the_back(
+        database, "UPDATE sla_policies SET resolution_seconds = 18 * 3600 WHERE priority = 3"
+    )
+    desk.session.commit()
+    # No resync: the open incident still runs on the old target, and that is drift.
+    assert [(m.number, m.kind, m.field, m.stored, m.expected) for m in verify(desk).mismatches] == [
+        (number, "resolution", "target_seconds", 27 * HOUR, 18 * HOUR),
+        (number, "resolution", "due_at", at(5, 9), at(4, 9)),
+        (number, "resolution", "next_check_at", at(3, 13, 30), at(3, 9)),
+    ]
+
+
+def test_clocks_a_policy_stopped_covering_before_the_end_stay_history(
+    desk: Desk, database: Database
+) -> None:
+    seeded(desk)
+    low = {"impact": 3, "urgency": 3}  # P5
+    closed, cancelled = new(desk, at(2, 9), **low), new(desk, at(2, 9), **low)
+    for number in (closed, cancelled):
+        desk.clock.set(at(2, 10))
+        incidents.assign_to_me(desk.session, desk["alice"], desk.clock, number)
+        move(desk, at(2, 10), number, "in_progress")  # response achieved
+        move(desk, at(2, 11), number, "on_hold", **HOLD)  # resolution paused
+    desk.clock.set(at(2, 12))
+    # Retired while both are held: their clocks are cancelled where they stand.
+    edit_policy(desk, "UPDATE sla_policies SET active = false WHERE priority = 5")
+    move(desk, at(2, 13), closed, "in_progress")
+    move(desk, at(2, 14), closed, "resolved", **RESOLUTION)
+    move(desk, at(2, 15), closed, "closed")
+    move(desk, at(2, 13), cancelled, "in_progress")
+    move(desk, at(2, 13, 30), cancelled, "cancelled")
+    assert targets(database, closed) == targets(database, cancelled) == {}
+    desk.clock.set(at(2, 16))
+    report = verify(desk)
+    assert report.ok, [m.describe() for m in report.mismatches]
+    assert report.clocks_checked == 4
+
+    # Back in force later: the ended incidents keep what they had, and that still checks out.
+    desk.clock.set(at(3, 9))
+    edit_policy(desk, "UPDATE sla_policies SET active = true WHERE priority = 5")
+    report = verify(desk)
+    assert report.ok, [m.describe() for m in report.mismatches]
+    assert report.clocks_checked == 4
+
+
+def test_a_closed_incidents_clock_altered_behind_its_back_is_reported(
+    desk: Desk, database: Database
+) -> None:
+    seeded(desk)
+    number = held_and_resumed(desk)
+    move(desk, at(3, 10), number, "resolved", **RESOLUTION)
+    move(desk, at(3, 11), number, "closed")
+    edit_policy(desk, "UPDATE sla_policies SET resolution_seconds = 18 * 3600 WHERE priority = 3")
+    resolution = clock_id(database, number, "resolution")
+    behind_the_back(
+        database,
+        "UPDATE sla_clocks SET paused_seconds = :value WHERE id = :id",
+        value=60,
+        id=resolution,
+    )
+    desk.session.commit()
+    report = verify(desk)
+    assert report.mismatches == [
+        ClockMismatch(
+            number=number,
+            kind="resolution",
+            field="paused_seconds",
+            stored=60,
+            expected=3 * HOUR,
+            clock_id=resolution,
+            policy="P3 moderate",
+        )
+    ]
+    assert verify(desk, number).mismatches == report.mismatches
 
 
 # ---------------------------------------------------------------------------- one incident

@@ -1,11 +1,21 @@
 """`itsm sla verify`: every stored SLA clock checked against its replay from the audit trail.
 
-For each incident the clocks are recomputed the way `slas.sync_clocks` computes them: the
-policy that matches the incident now (`match_policy` over the active policies), each kind
+For each open incident the clocks are recomputed the way `slas.sync_clocks` computes them:
+the policy that matches the incident now (`match_policy` over the active policies), each kind
 replayed from the incident's opening over its audit history (`replay_clock`), the due time,
 stage and next threshold derived as `slas._store` derives them. Any stored clock that differs,
 any clock the replay calls for that is not stored, and any live clock that should not exist is
 reported. Nothing is written.
+
+Closed and cancelled incidents are judged against the policy their clocks were made under: an
+admin's policy or calendar edit re-syncs only open incidents (`slas.resync_open_incidents`), so
+an ended incident keeps the clocks of the policy as it stood then. For each kind its kept clock
+(the newest live one, else the newest cancelled one: cancelled with the incident, or frozen
+when its policy stopped covering the incident while it was open) is replayed with that clock's
+own policy row (pause rules, calendar, warnings) and its stored target; which policy matches
+now, and whether it would call for a clock at all, is not asked. A calendar or pause-rule edit
+made after such an incident ended is not accounted for (the row holds only the current
+definition), and shows as drift.
 
 The work is batched: policies, calendars and services are read once, then incidents go by in
 chunks with one audit query and one clock query per chunk, so a desk of thousands of incidents
@@ -18,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -48,6 +58,7 @@ CHUNK = 500  # incidents per audit/clock query: well inside every engine's param
 KINDS = (SlaKind.RESPONSE, SlaKind.RESOLUTION)
 HISTORY_FIELDS = ("state", "hold_reason", "responded_at")  # what slas.history_of reads
 CLOCK = "clock"  # the `field` of a missing or unexpected clock
+ENDED = frozenset({IncidentState.CLOSED.value, IncidentState.CANCELLED.value})
 
 Value = int | datetime | str | None
 
@@ -65,7 +76,8 @@ class ClockMismatch(Record):
     `paused_seconds`, `paused_since`, `stopped_at`, `due_at`, `stage`, `next_threshold`,
     `next_check_at`), or `clock` for a missing or unexpected clock, whose stored / expected
     value is then the policy id (None on the side where there is no clock). `policy` names
-    the policy that should apply (None when none matches); `clock_id` is the stored row.
+    the policy that should apply (None when none matches; for a closed or cancelled incident,
+    the policy of its kept clock); `clock_id` is the stored row.
     """
 
     number: str
@@ -166,6 +178,7 @@ class _Incident:
     priority: int
     service: str | None
     opened_at: datetime
+    state: str
 
 
 @dataclass(frozen=True)
@@ -195,9 +208,11 @@ class _Policy:
 
 @dataclass
 class _Policies:
-    """The active policies by priority, ready for matching."""
+    """The active policies by priority, ready for matching, and every policy (active or not)
+    by id, for the clocks of ended incidents."""
 
     by_priority: dict[int, list[_Policy]]
+    by_id: dict[int, _Policy]
 
     @classmethod
     def load(cls, session: Session) -> _Policies:
@@ -209,23 +224,23 @@ class _Policies:
         }
         services = dict(session.execute(select(col(Service.id), col(Service.name))).all())
         by_priority: dict[int, list[_Policy]] = defaultdict(list)
+        by_id: dict[int, _Policy] = {}
         for found in session.execute(
             select(SlaPolicyRow.__table__).order_by(SlaPolicyRow.__table__.c.id)
         ).all():
             row = SlaPolicyRow(**found._mapping)
             assert row.id is not None
-            if not row.active:
-                continue
             calendar = calendars[row.calendar_id]
-            by_priority[row.priority].append(
-                _Policy(
-                    id=row.id,
-                    name=row.name,
-                    spec=policy_spec(row, calendar.name, services.get(row.service_id)),
-                    calendar=calendar_of(calendar),
-                )
+            policy = _Policy(
+                id=row.id,
+                name=row.name,
+                spec=policy_spec(row, calendar.name, services.get(row.service_id)),
+                calendar=calendar_of(calendar),
             )
-        return cls(by_priority=dict(by_priority))
+            by_id[row.id] = policy
+            if row.active:
+                by_priority[row.priority].append(policy)
+        return cls(by_priority=dict(by_priority), by_id=by_id)
 
     def matching(self, incident: _Incident) -> _Policy | None:
         """The policy sync_clocks would attach (`slas._matching_policy`)."""
@@ -244,6 +259,7 @@ def _incidents(session: Session, number: str | None) -> list[_Incident]:
             col(Incident.priority),
             col(Service.name),
             col(Incident.opened_at),
+            col(Incident.state),
         )
         .join(Service, col(Service.id) == col(Incident.service_id), isouter=True)
         .order_by(col(Incident.id))
@@ -346,6 +362,8 @@ def _verify_incident(
     now: datetime,
 ) -> tuple[int, list[ClockMismatch]]:
     """(stored clocks looked at, mismatches) for one incident."""
+    if incident.state in ENDED:
+        return _verify_ended(incident, history, clocks, policies, now)
     live = [c for c in clocks if c.stage != SlaStage.CANCELLED.value]
     policy = policies.matching(incident)
     found: list[ClockMismatch] = []
@@ -405,6 +423,117 @@ def _verify_incident(
     odd = [c for c in live if c.kind not in {k.value for k in KINDS}]
     found.extend(unexpected(c) for c in odd)
     return checked + len(odd), found
+
+
+def _verify_ended(
+    incident: _Incident,
+    history: list[IncidentSnapshot],
+    clocks: list[_StoredClock],
+    policies: _Policies,
+    now: datetime,
+) -> tuple[int, list[ClockMismatch]]:
+    """A closed or cancelled incident: each kind's kept clock replayed under its own policy
+    and its stored target, whatever matches now (policy edits leave ended incidents alone)."""
+    live = [c for c in clocks if c.stage != SlaStage.CANCELLED.value]
+    found: list[ClockMismatch] = []
+    checked = 0
+
+    def unexpected(clock: _StoredClock, policy: str | None) -> ClockMismatch:
+        return ClockMismatch(
+            number=incident.number,
+            kind=clock.kind,
+            field=CLOCK,
+            stored=clock.policy_id,
+            expected=None,
+            problem=Problem.UNEXPECTED,
+            clock_id=clock.id,
+            policy=policy,
+        )
+
+    def name_of(policy_id: int) -> str | None:
+        policy = policies.by_id.get(policy_id)
+        return policy.name if policy else None
+
+    for kind in KINDS:
+        of_kind = [c for c in live if c.kind == kind.value]
+        if of_kind:
+            *duplicates, stored = of_kind  # sync_clocks keeps the newest live one
+            found.extend(unexpected(c, name_of(stored.policy_id)) for c in duplicates)
+            checked += len(duplicates)
+        else:
+            newest = [c for c in clocks if c.kind == kind.value][-1:]
+            if not newest:
+                continue  # none is asked of it: its policy may have come after it ended
+            stored = newest[0]
+        policy = policies.by_id.get(stored.policy_id)
+        if policy is None or stored.target_seconds <= 0:
+            # Nothing sync_clocks could have written: no replay to compare the rest with.
+            checked += 1
+            found.append(_unreplayable(incident, kind, stored, policy))
+            continue
+        checked += 1
+        expected = _replay_ended(incident, kind, stored, policy, history)
+        found.extend(_compare(incident, stored, expected, policy, now))
+
+    odd = [c for c in live if c.kind not in {k.value for k in KINDS}]
+    found.extend(unexpected(c, name_of(c.policy_id)) for c in odd)
+    return checked + len(odd), found
+
+
+def _replay_ended(
+    incident: _Incident,
+    kind: SlaKind,
+    stored: _StoredClock,
+    policy: _Policy,
+    history: list[IncidentSnapshot],
+) -> ClockState:
+    """What an ended incident's kept clock should hold, under its own policy and target.
+
+    A live clock is the full replay. A cancelled one was cancelled either with the incident
+    (the replay cancels it at that instant) or earlier by sync_clocks, when its policy stopped
+    matching while the incident was open and no other took over: frozen as it stood, stopped
+    at that instant and nothing else touched. Either way it is the replay of the history up to
+    its stored stop, ended there; which of the two happened is not recorded, so a stop moved
+    earlier by hand is told apart only when the pauses before it disagree.
+    """
+    cut = stored.stopped_at if stored.stage == SlaStage.CANCELLED.value else None
+    if cut is not None:
+        history = [s for s in history if s.at <= cut]
+    state = replay_clock(
+        policy.calendar,
+        kind,
+        stored.target_seconds,
+        incident.opened_at,
+        history,
+        policy.spec.pause_rules,
+    )
+    if cut is not None and not state.cancelled:
+        state = replace(state, stopped_at=state.stopped_at or cut, cancelled=True)
+    return state
+
+
+def _unreplayable(
+    incident: _Incident, kind: SlaKind, stored: _StoredClock, policy: _Policy | None
+) -> ClockMismatch:
+    """A clock of an ended incident naming no stored policy, or with a non-positive target."""
+    if policy is None:
+        field, stored_value, expected_value = "policy_id", stored.policy_id, None
+    else:
+        field, stored_value = "target_seconds", stored.target_seconds
+        expected_value = (
+            policy.spec.response_seconds
+            if kind is SlaKind.RESPONSE
+            else policy.spec.resolution_seconds
+        )
+    return ClockMismatch(
+        number=incident.number,
+        kind=stored.kind,
+        field=field,
+        stored=stored_value,
+        expected=expected_value,
+        clock_id=stored.id,
+        policy=policy.name if policy else None,
+    )
 
 
 def _compare(
