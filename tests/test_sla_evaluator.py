@@ -29,16 +29,7 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
 def p3_for_alice(desk: Desk) -> str:
     """P3 at Mon 09:00, Service Desk, assigned to alice, left new: response due 13:00."""
     assert slas.ensure_defaults(desk.session, desk.clock, "UTC")
-    desk.clock.set(at(2, 9))
-    data = validate(
-        incidents.IncidentCreate,
-        title="VPN drops",
-        impact=2,
-        urgency=2,
-        group="Service Desk",
-        assignee="alice",
-    )
-    return incidents.create_incident(desk.session, desk["alice"], desk.clock, data).number
+    return p3_for_alice_without_seeding(desk)
 
 
 def system_notes(desk: Desk) -> list[str]:

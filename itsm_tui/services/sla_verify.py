@@ -27,7 +27,7 @@ cannot show up as half-applied mismatches; SQLite's read transaction is a snapsh
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -38,13 +38,13 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from itsm_tui.domain.calendar import BusinessCalendar
-from itsm_tui.domain.enums import HoldReason, IncidentState, RecordType
+from itsm_tui.domain.enums import IncidentState, RecordType
 from itsm_tui.domain.sla import ClockState, SlaKind, SlaStage, due_at, next_threshold, stage
 from itsm_tui.domain.sla_policy import SlaPolicySpec, match_policy
 from itsm_tui.domain.sla_replay import IncidentSnapshot, replay_clock
 from itsm_tui.services.errors import NotFound
 from itsm_tui.services.records import Record
-from itsm_tui.services.slas import calendar_of, policy_spec
+from itsm_tui.services.slas import calendar_of, policy_spec, snapshots_from_audit
 from itsm_tui.store.models import (
     AuditEntry,
     BusinessCalendarRow,
@@ -292,28 +292,6 @@ def _histories(session: Session, ids: Sequence[int]) -> dict[int, list[IncidentS
     for record_id, field, new_value, at in rows:
         entries[record_id].append((field, new_value, at))
     return {record_id: snapshots_from_audit(found) for record_id, found in entries.items()}
-
-
-def snapshots_from_audit(
-    entries: Iterable[tuple[str, str | None, datetime]],
-) -> list[IncidentSnapshot]:
-    """An incident's state over time from its audit entries (field, new value, at), oldest
-    first: the same fold as `slas.history_of`, over rows already fetched."""
-    snapshots: list[IncidentSnapshot] = []
-    state, hold_reason, responded = IncidentState.NEW, None, False
-    for field, new_value, at in entries:
-        if field == "state" and new_value:
-            state = IncidentState(new_value)
-        elif field == "hold_reason":
-            hold_reason = HoldReason(new_value) if new_value else None
-        elif field == "responded_at":
-            responded = new_value is not None
-        snapshot = IncidentSnapshot(at, state, hold_reason, responded)
-        if snapshots and snapshots[-1].at == at:
-            snapshots[-1] = snapshot  # one write, several fields: keep its final state
-        else:
-            snapshots.append(snapshot)
-    return snapshots
 
 
 def _clocks(session: Session, ids: Sequence[int]) -> dict[int, list[_StoredClock]]:

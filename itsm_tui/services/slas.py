@@ -9,6 +9,7 @@ start, keeping the business time already spent paused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -194,17 +195,25 @@ def history_of(session: Session, incident: Incident) -> list[IncidentSnapshot]:
         )
         .order_by(col(AuditEntry.id))
     ).all()
+    return snapshots_from_audit((e.field, e.new_value, e.at) for e in entries)
+
+
+def snapshots_from_audit(
+    entries: Iterable[tuple[str, str | None, datetime]],
+) -> list[IncidentSnapshot]:
+    """An incident's state over time from its audit entries (field, new value, at), oldest
+    first: used by `history_of` and by `sla verify` over rows it fetched in bulk."""
     snapshots: list[IncidentSnapshot] = []
     state, hold_reason, responded = IncidentState.NEW, None, False
-    for entry in entries:
-        if entry.field == "state" and entry.new_value:
-            state = IncidentState(entry.new_value)
-        elif entry.field == "hold_reason":
-            hold_reason = HoldReason(entry.new_value) if entry.new_value else None
-        elif entry.field == "responded_at":
-            responded = entry.new_value is not None
-        snapshot = IncidentSnapshot(entry.at, state, hold_reason, responded)
-        if snapshots and snapshots[-1].at == entry.at:
+    for field, new_value, at in entries:
+        if field == "state" and new_value:
+            state = IncidentState(new_value)
+        elif field == "hold_reason":
+            hold_reason = HoldReason(new_value) if new_value else None
+        elif field == "responded_at":
+            responded = new_value is not None
+        snapshot = IncidentSnapshot(at, state, hold_reason, responded)
+        if snapshots and snapshots[-1].at == at:
             snapshots[-1] = snapshot  # one write, several fields: keep its final state
         else:
             snapshots.append(snapshot)
