@@ -303,3 +303,38 @@ def test_two_evaluator_processes_fire_every_escalation_exactly_once(
     assert sorted(fired) == sorted(
         (f"INC{i:07d}", "response", p) for i in range(1, 5) for p in (50, 75, 90, 100)
     )
+
+
+def test_a_priority_round_trip_does_not_fire_a_threshold_twice(desk: Desk) -> None:
+    number = p3_for_alice(desk)
+    desk.clock.set(at(2, 11))
+    assert evaluate(desk.session, desk.clock).fired == [(number, "response", 50)]
+    for urgency, minute in ((1, 1), (2, 2)):  # to P2 and back to P3
+        desk.clock.set(at(2, 11, minute))
+        incidents.update_incident(
+            desk.session,
+            desk["alice"],
+            desk.clock,
+            number,
+            validate(incidents.IncidentChanges, urgency=urgency),
+        )
+        evaluate(desk.session, desk.clock)
+    fifty = [n for n in system_notes(desk) if n.startswith("SLA response reached 50% (P3")]
+    assert len(fifty) == 1
+
+
+def test_a_breach_before_resolution_is_recorded_even_without_a_pass(desk: Desk) -> None:
+    """Resolved late while no evaluator ran: the breach is still journaled once, stamped
+    with the second it happened, but nobody is paged about a resolved ticket."""
+    number = p3_for_alice(desk)
+    desk.clock.set(at(2, 14))  # response (due 13:00) breached, resolution still running
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "resolved", **RESOLUTION)
+    desk.clock.set(at(2, 14, 0, 15))
+    fired = evaluate(desk.session, desk.clock).fired
+    assert [(k, p) for _, k, p in fired] == [("response", p) for p in (50, 75, 90, 100)]
+    breach = desk.session.exec(
+        select(JournalEntry).where(JournalEntry.body.startswith("SLA response breached"))
+    ).one()
+    assert breach.created_at == at(2, 13)
+    assert notifications.inbox(desk.session, desk["alice"]) == []
+    assert evaluate(desk.session, desk.clock).fired == []

@@ -24,6 +24,7 @@ from itsm_tui.domain.sla import (
     SlaStage,
     crossed_thresholds,
     next_threshold,
+    threshold_at,
 )
 from itsm_tui.domain.sla_policy import EscalationAction, SlaPolicySpec
 from itsm_tui.services.history import journal, record_write
@@ -135,7 +136,11 @@ def _evaluate_clock(
     fired = set(row.fired)
     for percent in crossed_thresholds(calendar, state, fired, now, spec.warnings):
         fired.add(percent)
-        _fire(session, incident, row, policy_name, percent, spec.actions.get(percent, ()), now)
+        # Journaled at the second it was crossed; a clock that has since stopped gets the
+        # record but no actions (nobody needs paging about a ticket already resolved).
+        crossed_at = min(threshold_at(calendar, state, percent), now)
+        actions = spec.actions.get(percent, ()) if state.stopped_at is None else ()
+        _fire(session, incident, row, policy_name, percent, actions, now, crossed_at)
         result.fired.append((incident.number, row.kind, percent))
     row.fired = sorted(fired)
     if BREACH_PERCENT in fired and row.stage in (SlaStage.IN_PROGRESS.value,):
@@ -153,6 +158,7 @@ def _fire(
     percent: int,
     actions: tuple[EscalationAction, ...],
     now: datetime,
+    crossed_at: datetime,
 ) -> None:
     assert incident.id is not None
     what = "breached" if percent >= BREACH_PERCENT else f"reached {percent}%"
@@ -164,7 +170,7 @@ def _fire(
         author=None,
         kind=JournalKind.SYSTEM,
         body=message,
-        at=now,
+        at=crossed_at,
     )
     kind = "sla_breach" if percent >= BREACH_PERCENT else "sla_warning"
     for user_id in _recipients(session, incident, actions):

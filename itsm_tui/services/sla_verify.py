@@ -39,7 +39,15 @@ from sqlmodel import Session, col
 
 from itsm_tui.domain.calendar import BusinessCalendar
 from itsm_tui.domain.enums import IncidentState, RecordType
-from itsm_tui.domain.sla import ClockState, SlaKind, SlaStage, due_at, next_threshold, stage
+from itsm_tui.domain.sla import (
+    ClockState,
+    SlaKind,
+    SlaStage,
+    crossed_thresholds,
+    due_at,
+    next_threshold,
+    stage,
+)
 from itsm_tui.domain.sla_policy import SlaPolicySpec, match_policy
 from itsm_tui.domain.sla_replay import IncidentSnapshot, replay_clock
 from itsm_tui.services.errors import NotFound
@@ -544,10 +552,15 @@ def _compare(
         ("paused_since", stored.paused_since, expected.paused_since),
         ("stopped_at", stored.stopped_at, expected.stopped_at),
         ("due_at", stored.due_at, due_at(calendar, expected)),
-        ("next_threshold", stored.next_threshold, upcoming[0] if upcoming else None),
-        ("next_check_at", stored.next_check_at, upcoming[1] if upcoming else None),
     ]
     found = [differs(field, s, e) for field, s, e in wanted if s != e]
+    # Scheduling: the evaluator must look at the clock no later than its next unfired
+    # threshold (or at once, for one crossed while nobody evaluated). Earlier is harmless.
+    overdue = crossed_thresholds(calendar, expected, set(stored.fired), now, policy.spec.warnings)
+    if (overdue or upcoming) and stored.next_check_at is None:
+        found.append(differs("next_check_at", None, upcoming[1] if upcoming else now))
+    elif upcoming and not overdue and stored.next_check_at and stored.next_check_at > upcoming[1]:
+        found.append(differs("next_check_at", stored.next_check_at, upcoming[1]))
     # A stopped, paused or cancelled clock's stage is fixed; a running one may still say
     # in_progress after its breach instant (the evaluator records the breach), never breached
     # before it.

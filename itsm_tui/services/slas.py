@@ -24,6 +24,7 @@ from itsm_tui.domain.sla import (
     ClockState,
     SlaKind,
     SlaStage,
+    crossed_thresholds,
     due_at,
     next_threshold,
     percent_used,
@@ -263,7 +264,7 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
             started_at=incident.opened_at,
             due_at=incident.opened_at,
             stage=SlaStage.IN_PROGRESS.value,
-            fired=[],
+            fired=_fired_before(session, incident.id, row.id, kind),
             created_at=now,
         )
         state = replay_clock(
@@ -288,8 +289,31 @@ def _store(
     row.stopped_at = state.stopped_at
     row.due_at = due_at(calendar, state)
     row.stage = stage(calendar, state, now).value
+    overdue = crossed_thresholds(calendar, state, set(row.fired), now, spec.warnings)
+    if overdue:
+        # Crossed before this event (say, resolved late with no evaluator pass in between):
+        # due for the evaluator now, so the breach is still recorded once.
+        row.next_threshold, row.next_check_at = overdue[0], now
+        return
     upcoming = next_threshold(calendar, state, set(row.fired), spec.warnings)
     row.next_threshold, row.next_check_at = upcoming if upcoming else (None, None)
+
+
+def _fired_before(
+    session: Session, incident_id: int, policy_id: int | None, kind: SlaKind
+) -> list[int]:
+    """Thresholds already fired by an earlier clock of the same policy and kind (a priority
+    changed and changed back): they must not fire a second time."""
+    earlier = session.exec(
+        select(SlaClockRow.fired)
+        .where(
+            SlaClockRow.incident_id == incident_id,
+            SlaClockRow.policy_id == policy_id,
+            SlaClockRow.kind == kind.value,
+        )
+        .order_by(col(SlaClockRow.id).desc())
+    ).first()
+    return list(earlier or [])
 
 
 def _matching_policy(
