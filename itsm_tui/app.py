@@ -24,6 +24,7 @@ class ITSMApp(App[None]):
         clock: Clock | None = None,
         run_evaluator: bool = True,
         evaluator_interval_s: float = sla_evaluator.DEFAULT_INTERVAL_S,
+        auto_close_days: int = sla_evaluator.DEFAULT_AUTO_CLOSE_DAYS,
     ) -> None:
         super().__init__()
         self.clock: Clock = clock or SystemClock()
@@ -33,6 +34,7 @@ class ITSMApp(App[None]):
         self.sub_title = f"{self.actor.username} ({self.actor.role}) · {self.database.label}"
         self.run_evaluator = run_evaluator
         self.evaluator_interval_s = evaluator_interval_s
+        self.auto_close_days = auto_close_days
         self._evaluator_holder = sla_evaluator.holder_name()
 
     def on_mount(self) -> None:
@@ -52,6 +54,7 @@ class ITSMApp(App[None]):
             self.clock,
             holder=self._evaluator_holder,
             interval_s=self.evaluator_interval_s,
+            auto_close_days=self.auto_close_days,
         )
 
     def on_unmount(self) -> None:

@@ -7,6 +7,7 @@ ever grow. Exit codes: 0 ok, 2 bad input, 3 not found, 4 permission denied, 5 co
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -117,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--interval", type=float, default=15.0, metavar="S", help="seconds")
     worker.add_argument("--once", action="store_true", help="one pass, then exit")
     worker.add_argument(
-        "--auto-close-days", type=int, default=7, metavar="N", help="0 turns auto-close off"
+        "--auto-close-days",
+        type=int,
+        metavar="N",
+        help="0 turns auto-close off (default: the desk setting, 7)",
     )
     sla = commands.add_parser("sla", help="service level management").add_subparsers(
         dest="action", required=True
@@ -298,8 +302,12 @@ def cmd_worker(ctx: Context) -> int:
     from itsm_tui.workers import sla_evaluator
 
     a = ctx.args
-    if a.interval <= 0 or a.auto_close_days < 0:
-        raise ValidationFailed("--interval must be positive and --auto-close-days not negative")
+    if a.auto_close_days is None:
+        a.auto_close_days = ctx.settings.auto_close_days
+    if not math.isfinite(a.interval) or not 0 < a.interval <= 86_400 or a.auto_close_days < 0:
+        raise ValidationFailed(
+            "--interval must be between 0 and 86400 seconds and --auto-close-days not negative"
+        )
 
     def report(result: sla_evaluator.PassResult | None) -> None:
         if result is None:
@@ -869,7 +877,12 @@ def _launch(settings: Settings, clock: Clock) -> int:
         database.dispose()
     from itsm_tui.app import ITSMApp
 
-    ITSMApp(database_url=settings.database_url, username=settings.username, clock=clock).run()
+    ITSMApp(
+        database_url=settings.database_url,
+        username=settings.username,
+        clock=clock,
+        auto_close_days=settings.auto_close_days,
+    ).run()
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ APP_NAME = "itsm-tui"
 DATABASE_ENV = "ITSM_DATABASE_URL"
 USER_ENV = "ITSM_USER"
 TIMEZONE_ENV = "ITSM_TIMEZONE"
+AUTO_CLOSE_ENV = "ITSM_AUTO_CLOSE_DAYS"
 DEFAULT_DB_FILE = "itsm.sqlite"
 DEMO_DB_FILE = "demo.sqlite"
 
@@ -37,6 +38,7 @@ class FileConfig(BaseModel):
     database_url: str | None = None
     user: str | None = None
     timezone: str | None = None
+    auto_close_days: int | None = None
 
 
 class Settings(BaseModel):
@@ -47,6 +49,9 @@ class Settings(BaseModel):
     database_source: str  # "--db", "ITSM_DATABASE_URL", "config.toml" or "default"
     # The desk's home zone: office-hours SLA calendars are seeded in it.
     timezone: str = "UTC"
+    # Resolved incidents close after this many days (0: never); desk-wide, so the TUI's
+    # in-process evaluator and `itsm worker` agree.
+    auto_close_days: int = 7
 
 
 def data_dir() -> Path:
@@ -86,7 +91,8 @@ def load_file_config(path: Path | None = None) -> FileConfig:
             for item in error.errors()
         )
         raise ConfigError(
-            f"cannot use {path}: {problems} (allowed keys: database_url, user, timezone)"
+            f"cannot use {path}: {problems} "
+            "(allowed keys: database_url, user, timezone, auto_close_days)"
         ) from error
     except (tomllib.TOMLDecodeError, OSError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error
@@ -138,7 +144,30 @@ def resolve_settings(
         username=username.lower(),
         database_source=source,
         timezone=_valid_zone(timezone) if timezone else "UTC",
+        auto_close_days=_auto_close_days(environ, from_file),
     )
+
+
+def _auto_close_days(environ: Mapping[str, str], from_file: Callable[[], FileConfig]) -> int:
+    text = _given(environ.get(AUTO_CLOSE_ENV))
+    if text is None:
+        try:
+            value = from_file().auto_close_days
+        except ConfigError:
+            value = None
+        return 7 if value is None else _non_negative(value, "config.toml auto_close_days")
+    try:
+        return _non_negative(int(text), AUTO_CLOSE_ENV)
+    except ValueError:
+        raise ConfigError(
+            f"{AUTO_CLOSE_ENV} must be a whole number of days, not {text!r}"
+        ) from None
+
+
+def _non_negative(value: int, source: str) -> int:
+    if value < 0:
+        raise ConfigError(f"{source} must be 0 (never) or more days, not {value}")
+    return value
 
 
 def _valid_zone(name: str) -> str:

@@ -315,3 +315,24 @@ def test_cli_with_a_missing_database_driver_exits_2_and_says_what_to_install(
     code, out, err = run(argv, clock, capsys)
     assert (code, out) == (2, "")
     assert "psycopg" in err and "itsm-tui[postgres]" in err
+
+
+def test_auto_close_days_is_a_desk_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_settings().auto_close_days == 7
+    write_config("auto_close_days = 0\n")
+    assert resolve_settings().auto_close_days == 0
+    monkeypatch.setenv("ITSM_AUTO_CLOSE_DAYS", "3")
+    assert resolve_settings().auto_close_days == 3
+    for bad in ("x", "-1"):
+        monkeypatch.setenv("ITSM_AUTO_CLOSE_DAYS", bad)
+        with pytest.raises(ConfigError, match="ITSM_AUTO_CLOSE_DAYS"):
+            resolve_settings()
+
+
+def test_timezone_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_settings().timezone == "UTC"
+    monkeypatch.setenv("ITSM_TIMEZONE", "Europe/London")
+    assert resolve_settings().timezone == "Europe/London"
+    monkeypatch.setenv("ITSM_TIMEZONE", "Mars/Base")
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        resolve_settings()

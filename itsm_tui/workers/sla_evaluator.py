@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from itsm_tui.clock import Clock
 from itsm_tui.services import leases
+from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.sla_evaluator import DEFAULT_AUTO_CLOSE_DAYS, PassResult, evaluate
 from itsm_tui.store.database import Database
 
@@ -59,15 +63,20 @@ def run_forever(
     holder = holder_name()
     try:
         while not should_stop():
-            report(
-                run_once(
+            try:
+                result = run_once(
                     database,
                     clock,
                     holder=holder,
                     interval_s=interval_s,
                     auto_close_days=auto_close_days,
                 )
-            )
+            except (OperationalError, ServiceError) as error:
+                # A busy or briefly unreachable database must not end a headless worker:
+                # log it and try again next interval.
+                print(f"itsm worker: pass failed, retrying: {error}", file=sys.stderr, flush=True)
+            else:
+                report(result)
             sleep(interval_s)
     finally:
         with database.session() as session:
