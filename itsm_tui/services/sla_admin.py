@@ -513,20 +513,33 @@ def update_calendar(
             setattr(row, field, getattr(candidate, field))
         row.extra_dates = list(candidate.extra_dates)
         session.add(row)
-        assert row.id is not None
-        record_write(
-            session,
-            record_type=CALENDAR_RECORD,
-            record_id=row.id,
-            number=row.name,
-            action="update",
-            actor=actor,
-            at=now,
-            changes={field: (before[field], after[field]) for field in before},
-        )
-        # Open incidents follow the change at once; closed ones keep what they had.
-        resync_open_incidents(session, now)
+        _updated(session, CALENDAR_RECORD, row, actor, now, before, after)
     return calendar_record(row)
+
+
+def _updated(
+    session: Session,
+    record_type: RecordType,
+    row: BusinessCalendarRow | SlaPolicyRow,
+    actor: User,
+    now: datetime,
+    before: dict[str, object],
+    after: dict[str, object],
+) -> None:
+    """Audit an edit of a calendar or policy, then move open incidents' clocks to it at once
+    (closed ones keep what they had)."""
+    assert row.id is not None
+    record_write(
+        session,
+        record_type=record_type,
+        record_id=row.id,
+        number=row.name,
+        action="update",
+        actor=actor,
+        at=now,
+        changes={field: (before[field], after[field]) for field in before},
+    )
+    resync_open_incidents(session, now)
 
 
 def calendar_record(row: BusinessCalendarRow) -> CalendarRecord:
@@ -727,19 +740,7 @@ def update_policy(
         )
         row.active = active
         session.add(row)
-        assert row.id is not None
-        record_write(
-            session,
-            record_type=SLA_POLICY_RECORD,
-            record_id=row.id,
-            number=row.name,
-            action="update",
-            actor=actor,
-            at=now,
-            changes={field: (before[field], after[field]) for field in before},
-        )
-        # Open incidents follow the change at once; closed ones keep what they had.
-        resync_open_incidents(session, now)
+        _updated(session, SLA_POLICY_RECORD, row, actor, now, before, after)
     return policy_record(row, calendar.name, service_name)
 
 
