@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
 from textual.app import App
 
@@ -13,7 +15,8 @@ from itsm_tui.workers import sla_evaluator
 
 
 class ITSMApp(App[None]):
-    CSS_PATH = "app.tcss"
+    # All styling lives in tcss files, one per feature, loaded in name order.
+    CSS_PATH = sorted(str(path) for path in (Path(__file__).parent / "styles").glob("*.tcss"))
     TITLE = "itsm-tui"
 
     def __init__(
