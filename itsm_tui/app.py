@@ -1,23 +1,55 @@
-"""The Textual application. Embeddable: `ITSMApp(database_url=..., username=..., clock=...)`."""
+"""The Textual application. Embeddable: `ITSMApp(database_url=..., username=..., clock=...)`.
+
+The app owns what every screen shares: the database, the acting user, the clock, the change
+feed (polled every quarter second and published to screens as `feed_changed`), the inbox
+count (`inbox_changed`), the modes (1-4), help, the inbox and the command palette.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
 
 from itsm_tui.clock import Clock, SystemClock
-from itsm_tui.services import directory, leases
+from itsm_tui.commands import DeskCommandsProvider, IncidentNumberProvider
+from itsm_tui.screens.incident_queue import IncidentQueueScreen
+from itsm_tui.screens.pending import ChangesScreen, ProblemsScreen, SlaScreen
+from itsm_tui.services import directory, leases, notifications, saved_views
+from itsm_tui.services.queue import QueueFilter
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.models import User
 from itsm_tui.workers import sla_evaluator
+from itsm_tui.workers.feed_listener import POLL_INTERVAL_S, FeedBatch, FeedListener
 
 
 class ITSMApp(App[None]):
     # All styling lives in tcss files, one per feature, loaded in name order.
     CSS_PATH = sorted(str(path) for path in (Path(__file__).parent / "styles").glob("*.tcss"))
     TITLE = "itsm-tui"
+    MODES: ClassVar[dict[str, type[IncidentQueueScreen] | type[ChangesScreen]]] = {  # type: ignore[assignment]
+        "incidents": IncidentQueueScreen,
+        "changes": ChangesScreen,
+        "problems": ProblemsScreen,
+        "sla": SlaScreen,
+    }
+    DEFAULT_MODE = "incidents"
+    COMMANDS = App.COMMANDS | {IncidentNumberProvider, DeskCommandsProvider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('incidents')", "Incidents", show=False),
+        Binding("2", "switch_mode('changes')", "Changes", show=False),
+        Binding("3", "switch_mode('problems')", "Problems", show=False),
+        Binding("4", "switch_mode('sla')", "SLA", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("i", "inbox", "Inbox"),
+        Binding("ctrl+n", "new_incident", "New incident", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
 
     def __init__(
         self,
@@ -28,27 +60,34 @@ class ITSMApp(App[None]):
         run_evaluator: bool = True,
         evaluator_interval_s: float = sla_evaluator.DEFAULT_INTERVAL_S,
         auto_close_days: int = sla_evaluator.DEFAULT_AUTO_CLOSE_DAYS,
+        feed_interval_s: float = POLL_INTERVAL_S,
     ) -> None:
         super().__init__()
         self.clock: Clock = clock or SystemClock()
         self.database: Database = open_database(database_url)
         with self.database.session() as session:
             self.actor: User = directory.resolve_actor(session, self.clock, username)
+            self.unread = notifications.unread_count(session, self.actor)
         self.sub_title = f"{self.actor.username} ({self.actor.role}) · {self.database.label}"
         self.run_evaluator = run_evaluator
         self.evaluator_interval_s = evaluator_interval_s
         self.auto_close_days = auto_close_days
+        self.feed_interval_s = feed_interval_s
         self._evaluator_holder = sla_evaluator.holder_name()
+        self.feed_changed: Signal[FeedBatch] = Signal(self, "feed-changed")
+        self.inbox_changed: Signal[int] = Signal(self, "inbox-changed")
+        self._feed = FeedListener(self.database)
+        self._feed_failed = False
 
     def on_mount(self) -> None:
-        from itsm_tui.screens.incident_list import IncidentListScreen
-
-        self.push_screen(IncidentListScreen())
+        self.set_interval(self.feed_interval_s, self.poll_feed)
         if self.run_evaluator:
             # The desk keeps SLAs moving when no `itsm worker` runs: whoever holds the lease
             # evaluates, everyone else's pass returns at once.
             self.evaluate_slas()
             self.set_interval(self.evaluator_interval_s, self.evaluate_slas)
+
+    # ------------------------------------------------------------------ background
 
     @work(thread=True, exclusive=True, group="sla-evaluator", exit_on_error=False)
     def evaluate_slas(self) -> None:
@@ -59,6 +98,94 @@ class ITSMApp(App[None]):
             interval_s=self.evaluator_interval_s,
             auto_close_days=self.auto_close_days,
         )
+
+    @work(thread=True, exclusive=True, group="feed", exit_on_error=False)
+    def poll_feed(self) -> None:
+        """One read of the change feed; a batch goes to every subscribed screen."""
+        batch = self._feed.poll()
+        if batch is None:
+            return
+        with self.database.session() as session:
+            unread = notifications.unread_count(session, self.actor)
+        self.call_from_thread(self._publish, batch, unread)
+
+    def _publish(self, batch: FeedBatch, unread: int) -> None:
+        if self._feed_failed:
+            self._feed_failed = False
+            self.notify("Live updates resumed.", severity="information")
+        self.feed_changed.publish(batch)
+        self._set_unread(unread)
+
+    def _set_unread(self, unread: int) -> None:
+        if unread != self.unread:
+            self.unread = unread
+            self.inbox_changed.publish(unread)
+
+    @work(thread=True, exclusive=True, group="unread", exit_on_error=False)
+    def refresh_unread(self) -> None:
+        with self.database.session() as session:
+            unread = notifications.unread_count(session, self.actor)
+        self.call_from_thread(self._set_unread, unread)
+
+    def on_worker_state_changed(self, event: Worker[object].StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        if event.worker.group == "feed" and not self._feed_failed:
+            self._feed_failed = True
+            self.notify(
+                f"Live updates paused, retrying: {event.worker.error}",
+                severity="warning",
+                markup=False,
+            )
+
+    # ------------------------------------------------------------------ navigation
+
+    def open_incident(self, number: str) -> None:
+        from itsm_tui.screens.incident_detail import IncidentDetailScreen
+
+        self.push_screen(IncidentDetailScreen(number))
+
+    def open_incident_form(self, number: str | None = None) -> None:
+        from itsm_tui.screens.incident_form import IncidentFormScreen
+
+        def saved(result: str | None) -> None:
+            if result is not None and number is None:
+                self.open_incident(result)  # a new incident: straight to its detail
+
+        self.push_screen(IncidentFormScreen(number), saved)
+
+    def open_caller_incidents(self, caller: str) -> None:
+        self._show_queue(QueueFilter(states=(), caller=caller))
+
+    def apply_saved_view(self, view: saved_views.SavedViewRecord) -> None:
+        self._show_queue(view.filter)
+
+    def _show_queue(self, query: QueueFilter) -> None:
+        self.switch_mode("incidents")
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        screen = self.screen
+        if isinstance(screen, IncidentQueueScreen):
+            screen.apply_filter(query)
+
+    def action_new_incident(self) -> None:
+        self.open_incident_form(None)
+
+    def action_help(self) -> None:
+        from itsm_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_inbox(self) -> None:
+        from itsm_tui.screens.inbox import InboxScreen
+
+        def chosen(number: str | None) -> None:
+            if number:
+                self.open_incident(number)
+
+        if not isinstance(self.screen, InboxScreen):
+            self.push_screen(InboxScreen(), chosen)
 
     def on_unmount(self) -> None:
         if self.run_evaluator:

@@ -39,3 +39,28 @@ def printable(text: str | None, *, multiline: bool = False) -> str:
 def user_text(text: str | None, *, multiline: bool = False, **text_options: Any) -> Text:
     """A `Text` for a widget: literal brackets, escaped controls, no markup parsing."""
     return Text(printable(text, multiline=multiline), **text_options)
+
+
+def compact_duration(seconds: float) -> str:
+    """A short signed duration for narrow columns: 45s, 14m09s, 3h05m, 2d04h."""
+    sign = "-" if seconds < 0 else ""
+    total = int(abs(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d{hours:02d}h"
+    if hours:
+        return f"{sign}{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m{secs:02d}s"
+    return f"{sign}{secs}s"
+
+
+def compact_age(seconds: float) -> str:
+    """How long ago, in the one largest unit: 12m, 5h, 3d, 7w."""
+    total = max(0, int(seconds))
+    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if total >= size:
+            return f"{total // size}{unit}"
+    return f"{total}s"

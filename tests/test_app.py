@@ -1,20 +1,22 @@
-"""The app shell through Textual's pilot: it opens on the incident list, loads rows from the
-service layer in a worker, and shows user text literally."""
+"""The app shell through Textual's pilot: it opens on the incident queue, loads rows from the
+service layer in workers, reports failures, and shows user text literally."""
 
 from __future__ import annotations
 
 import pytest
 from rich.text import Text
 from sqlalchemy import text as sa_text
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
+from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.services import incidents
 from itsm_tui.services.demo import DemoOptions, load_demo
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
 from tests.conftest import seed_directory
+from tests.tui_helpers import app_for, queue_numbers, queue_table, settle, table_lines
 
 MARKUP_TITLE = "[bold]not bold[/bold] [link=https://evil.example]click[/link]"
 
@@ -42,34 +44,37 @@ def seeded_url(sqlite_url: str, clock: FixedClock) -> str:
     return sqlite_url
 
 
-async def _loaded(app: ITSMApp, pilot) -> DataTable:  # type: ignore[no-untyped-def]
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    return app.screen.query_one(DataTable)
-
-
-async def test_opens_on_open_incidents_and_toggles_all(seeded_url: str, clock: FixedClock) -> None:
-    app = ITSMApp(database_url=seeded_url, username="alice", clock=clock)
+async def test_opens_on_the_open_queue_and_filters_by_key(
+    seeded_url: str, clock: FixedClock
+) -> None:
+    app = app_for(seeded_url, clock)
     async with app.run_test(size=(100, 30)) as pilot:
-        table = await _loaded(app, pilot)
-        assert table.row_count == 2
-        assert "alice (agent)" in app.sub_title
-        await pilot.press("a")
-        table = await _loaded(app, pilot)
-        assert table.row_count == 3
-        status = app.screen.query_one("#status-line", Static)
-        assert "3 all incidents" in str(status.render())
+        await settle(pilot)
+        assert app.current_mode == "incidents"
+        assert isinstance(app.screen, IncidentQueueScreen)
+        assert len(queue_numbers(app)) == 2  # the cancelled one is not open
+        assert "alice (agent)" in str(app.screen.query_one("#desk-header").render())
+        await pilot.press("m")  # mine: alice created them but nobody is assigned
+        await settle(pilot)
+        assert queue_numbers(app) == []
+        assert "mine" in str(app.screen.query_one("#queue-filters").render())
+        await pilot.press("m", "u")  # mine off, unassigned on
+        await settle(pilot)
+        assert len(queue_numbers(app)) == 2
 
 
 async def test_user_text_is_shown_literally(seeded_url: str, clock: FixedClock) -> None:
-    app = ITSMApp(database_url=seeded_url, username="alice", clock=clock)
-    async with app.run_test(size=(120, 30)) as pilot:
-        table = await _loaded(app, pilot)
-        titles = [table.get_row_at(i)[3] for i in range(table.row_count)]
-        cell = next(t for t in titles if "not bold" in t.plain)
-        assert isinstance(cell, Text)
-        assert cell.plain == MARKUP_TITLE
-        assert not cell.spans  # no style parsed out of the user's brackets
+    app = app_for(seeded_url, clock)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle(pilot)
+        table = queue_table(app)
+        row = next(r for r in table.rows if "not bold" in r.title)
+        cells = table.cells_of(row, table.visible_columns())
+        title = cells[3]
+        assert isinstance(title, Text)
+        assert title.plain == MARKUP_TITLE
+        assert not title.spans  # no style parsed out of the user's brackets
+        assert any(MARKUP_TITLE in line for line in table_lines(app))
 
 
 async def test_stored_escape_codes_are_shown_escaped(seeded_url: str, clock: FixedClock) -> None:
@@ -82,33 +87,33 @@ async def test_stored_escape_codes_are_shown_escaped(seeded_url: str, clock: Fix
             {"t": "Printer \x1b]52;c;cHduZWQ=\x07 jam \u202egpj.exe"},
         )
     database.dispose()
-    app = ITSMApp(database_url=seeded_url, username="alice", clock=clock)
-    async with app.run_test(size=(120, 30)) as pilot:
-        table = await _loaded(app, pilot)
-        titles = [table.get_row_at(i)[3].plain for i in range(table.row_count)]
-        shown = next(t for t in titles if t.startswith("Printer"))
-        assert shown == "Printer \\x1b]52;c;cHduZWQ=\\x07 jam \\u202egpj.exe"
+    app = app_for(seeded_url, clock)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle(pilot)
+        shown = [line for line in table_lines(app) if "Printer" in line]
+        assert "Printer \\x1b]52;c;cHduZWQ=\\x07 jam \\u202egpj.exe" in shown[0]
+        assert "\x1b" not in "".join(table_lines(app))
 
 
 async def test_a_failed_load_is_reported_and_the_app_keeps_running(
     seeded_url: str, clock: FixedClock
 ) -> None:
-    app = ITSMApp(database_url=seeded_url, username="alice", clock=clock)
+    app = app_for(seeded_url, clock)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _loaded(app, pilot)
+        await settle(pilot)
         with app.database.engine.begin() as connection:
             connection.execute(sa_text("ALTER TABLE incidents RENAME TO incidents_gone"))
         await pilot.press("r")
-        await _loaded(app, pilot)
-        status = app.screen.query_one("#status-line", Static)
+        await settle(pilot)
+        status = app.screen.query_one("#queue-status", Static)
         assert status.has_class("error")
-        assert "Could not load incidents" in str(status.render())
+        assert "Could not load" in str(status.render())
         assert app.is_running
         with app.database.engine.begin() as connection:
             connection.execute(sa_text("ALTER TABLE incidents_gone RENAME TO incidents"))
         await pilot.press("r")
-        table = await _loaded(app, pilot)
-        assert table.row_count == 2 and not status.has_class("error")
+        await settle(pilot)
+        assert len(queue_numbers(app)) == 2 and not status.has_class("error")
 
 
 def test_demo_snapshot(snap_compare, sqlite_url: str, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
@@ -116,12 +121,7 @@ def test_demo_snapshot(snap_compare, sqlite_url: str, clock: FixedClock) -> None
     with database.session() as session:
         load_demo(session, clock, DemoOptions(seed=7, incidents=25, acting_user="alice"))
     database.dispose()
-    app = ITSMApp(database_url=sqlite_url, username="sam", clock=clock)
-
-    async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
+    app = app_for(sqlite_url, clock, "sam")
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 

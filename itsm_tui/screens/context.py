@@ -6,7 +6,6 @@ call), the acting user and the injected clock. Services stay the only place with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
 from textual.app import App
@@ -14,20 +13,12 @@ from textual.app import App
 from itsm_tui.clock import Clock
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import User
+from itsm_tui.workers.feed_listener import FeedBatch
 
 if TYPE_CHECKING:
     from textual.signal import Signal
 
-
-@dataclass(frozen=True)
-class FeedBatch:
-    """Incidents another client (or this one) changed since the last poll.
-
-    `changed` holds every incident number touched; `created` the numbers that are new.
-    """
-
-    changed: frozenset[str]
-    created: tuple[str, ...] = ()
+__all__ = ["DeskApp", "FeedBatch", "desk"]
 
 
 class DeskApp(Protocol):
@@ -39,6 +30,8 @@ class DeskApp(Protocol):
     def open_incident(self, number: str) -> None: ...
 
     def open_incident_form(self, number: str | None = None) -> None: ...
+
+    def open_caller_incidents(self, caller: str) -> None: ...
 
 
 def desk(app: App[object]) -> DeskApp:

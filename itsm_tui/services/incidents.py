@@ -50,6 +50,7 @@ from itsm_tui.services.incident_views import (
     incident_records,
     journal_records,
 )
+from itsm_tui.services.notifications import notify_mentions
 from itsm_tui.services.numbers import next_number
 from itsm_tui.services.records import (
     IncidentDetail,
@@ -103,7 +104,7 @@ def list_incidents(session: Session, actor: User, query: IncidentQuery) -> list[
             Incident.assignee_id == user_by_username(session, query.assignee).id
         )
     if query.search:
-        pattern = f"%{_escape_like(query.search.lower())}%"
+        pattern = f"%{escape_like(query.search.lower())}%"
         statement = statement.where(
             or_(
                 func.lower(col(Incident.number)).like(pattern, escape="\\"),
@@ -116,7 +117,7 @@ def list_incidents(session: Session, actor: User, query: IncidentQuery) -> list[
     return incident_records(session, incidents)
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -324,6 +325,7 @@ def add_note(
             body=data.text,
             at=now,
         )
+        notify_mentions(session, actor, incident, data.text, now)
         audit_changes: dict[str, tuple[object, object]] = {}
         if data.comment and incident.responded_at is None and actor.role != Role.VIEWER:
             # A first customer-visible reply from the desk counts as the response.

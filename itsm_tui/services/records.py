@@ -101,6 +101,7 @@ class IncidentDetail(Record):
 
 
 class NotificationRecord(Record):
+    id: int
     kind: str
     incident: str | None
     body: str

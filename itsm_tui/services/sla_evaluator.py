@@ -28,6 +28,7 @@ from itsm_tui.domain.sla import (
 )
 from itsm_tui.domain.sla_policy import EscalationAction, SlaPolicySpec
 from itsm_tui.services.history import journal, record_write
+from itsm_tui.services.sla_summary import mark_breached
 from itsm_tui.services.slas import calendar_of, policy_spec, sync_clocks
 from itsm_tui.services.tx import transaction
 from itsm_tui.store.models import (
@@ -145,6 +146,9 @@ def _evaluate_clock(
     row.fired = sorted(fired)
     if BREACH_PERCENT in fired and row.stage in (SlaStage.IN_PROGRESS.value,):
         row.stage = SlaStage.BREACHED.value
+    if BREACH_PERCENT in fired and not incident.sla_breached:
+        assert incident.id is not None
+        mark_breached(session, incident.id)
     upcoming = next_threshold(calendar, state, fired, spec.warnings)
     row.next_threshold, row.next_check_at = upcoming if upcoming else (None, None)
     session.add(row)

@@ -41,6 +41,7 @@ from itsm_tui.domain.sla_policy import (
 )
 from itsm_tui.domain.sla_replay import IncidentSnapshot, replay_clock
 from itsm_tui.services.records import SlaClockRecord
+from itsm_tui.services.sla_summary import store_summary, summarise
 from itsm_tui.services.tx import transaction
 from itsm_tui.store.models import (
     AuditEntry,
@@ -247,6 +248,7 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
             session.add(clock)
         live = []
     if match is None:
+        store_summary(session, incident.id, summarise([], None, now))
         return []
     row, spec, calendar = match
     by_kind = {clock.kind: clock for clock in live}
@@ -273,6 +275,8 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
         _store(clock_row, state, calendar, spec, now)
         session.add(clock_row)
         result.append(clock_row)
+    session.flush()
+    store_summary(session, incident.id, summarise(result, calendar, now))
     return result
 
 

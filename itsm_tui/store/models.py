@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from itsm_tui.store.types import UTCDateTime
@@ -92,6 +104,8 @@ class NumberSequence(SQLModel, table=True):
     last_value: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
+NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)  # sorts after every real due time
+_NO_SLA_DUE_SQL = "9999-12-31 00:00:00"
 _incident_version = Column("version", Integer, nullable=False)
 
 
@@ -101,6 +115,7 @@ class Incident(SQLModel, table=True):
         Index("ix_incidents_state_priority_opened", "state", "priority", "opened_at"),
         Index("ix_incidents_group_state", "group_id", "state"),
         Index("ix_incidents_assignee_state", "assignee_id", "state"),
+        Index("ix_incidents_queue", "sla_due_at", "id"),
     )
     # SQLAlchemy bumps `version` on every UPDATE and refuses a stale one (optimistic locking).
     __mapper_args__ = {"version_id_col": _incident_version}
@@ -143,6 +158,38 @@ class Incident(SQLModel, table=True):
     resolution_code: str | None = Field(default=None, sa_column=Column(String(30)))
     resolution_notes: str | None = Field(default=None, sa_column=Column(Text))
     version: int = Field(default=1, sa_column=_incident_version)
+    # The queue's SLA summary, kept by `services.slas` with a plain UPDATE (no version bump:
+    # a clock moving is not an edit). `sla_due_at` is the queue's sort key: the earliest due
+    # time of a running clock, NO_SLA_DUE when nothing runs, so keyset paging needs no NULLs.
+    sla_due_at: datetime = Field(
+        default=NO_SLA_DUE,
+        sa_column=Column(
+            UTCDateTime(timezone=True), nullable=False, server_default=text(f"'{_NO_SLA_DUE_SQL}'")
+        ),
+    )
+    sla_risk_at: datetime | None = Field(default=None, sa_column=_utc())
+    sla_state: str = Field(
+        default="none", sa_column=Column(String(10), nullable=False, server_default="none")
+    )
+    sla_left_seconds: int | None = Field(default=None, sa_column=Column(Integer))
+    sla_breached: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+
+
+class SavedView(SQLModel, table=True):
+    """A user's named queue filter, recalled from a key or the command palette."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_views_user_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    name: str = Field(sa_column=Column(String(60), nullable=False))
+    filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
 class JournalEntry(SQLModel, table=True):

@@ -1,0 +1,105 @@
+"""Command palette providers: go to an incident by number, new incident, the modes, saved
+views and themes. Titles in hits are user text, so they are shown as plain Content."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from itsm_tui.display import printable
+from itsm_tui.screens.context import desk
+from itsm_tui.services import queue, saved_views
+
+MODES = (
+    ("incidents", "Incidents"),
+    ("changes", "Changes"),
+    ("problems", "Problems"),
+    ("sla", "SLA"),
+)
+THEMES = ("textual-dark", "textual-light", "ansi-dark", "ansi-light")
+
+
+class IncidentNumberProvider(Provider):
+    """Type a number, or part of one, to jump to that incident."""
+
+    async def search(self, query: str) -> Hits:
+        fragment = query.strip()
+        digits = fragment.upper().removeprefix("INC")
+        if not digits or not digits.isdigit():
+            return
+        app = desk(self.app)
+
+        def lookup() -> list[queue.QueueRow]:
+            with app.database.session() as session:
+                return queue.find_by_number(session, fragment)
+
+        for rank, row in enumerate(await asyncio.to_thread(lookup)):
+            display = Content.assemble((row.number, "bold"), "  ", Content(printable(row.title)))
+            yield Hit(
+                1.0 - rank / 100,
+                display,
+                partial(app.open_incident, row.number),
+                text=f"{row.number} {printable(row.title)}",
+            )
+
+
+class DeskCommandsProvider(Provider):
+    """The desk's fixed commands plus the user's saved views."""
+
+    def _commands(self) -> list[tuple[str, object, str]]:
+        app = self.app
+        commands: list[tuple[str, object, str]] = [
+            ("New incident", partial(desk(app).open_incident_form, None), "Log a new incident"),
+            ("Inbox", getattr(app, "action_inbox", None), "SLA escalations and mentions"),
+        ]
+        for mode, label in MODES:
+            commands.append((f"Go to {label}", partial(app.switch_mode, mode), f"Mode {label}"))
+        for theme in THEMES:
+            commands.append(
+                (f"Theme: {theme}", partial(setattr, app, "theme", theme), "Switch theme")
+            )
+        return commands
+
+    def _views(self) -> list[saved_views.SavedViewRecord]:
+        app = desk(self.app)
+        with app.database.session() as session:
+            return saved_views.list_views(session, app.actor)
+
+    def _view_commands(
+        self, views: list[saved_views.SavedViewRecord]
+    ) -> list[tuple[str, object, str]]:
+        apply = getattr(self.app, "apply_saved_view", None)
+        if apply is None:
+            return []
+        return [
+            (f"View: {printable(view.name)}", partial(apply, view), " · ".join(view.filter.chips()))
+            for view in views
+        ]
+
+    async def discover(self) -> Hits:
+        views = await asyncio.to_thread(self._views)
+        for name, command, help_text in self._commands() + self._view_commands(views):
+            if command is not None:
+                yield DiscoveryHit(Content(name), command, text=name, help=_escaped(help_text))  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        views = await asyncio.to_thread(self._views)
+        for name, command, help_text in self._commands() + self._view_commands(views):
+            if command is None:
+                continue
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(name), command, text=name, help=_escaped(help_text)
+                )  # type: ignore[arg-type]
+
+
+def _escaped(text: str) -> str:
+    """Hit help is parsed as markup; a saved view's filter text is user text."""
+    from textual.markup import escape
+
+    return escape(printable(text))

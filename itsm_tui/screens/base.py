@@ -1,0 +1,49 @@
+"""The frame shared by the desk's top-level screens: header, body, footer, a ticking clock.
+
+Subclasses compose their body in `compose_body`; the header shows the section, the user, the
+database, the unread inbox count (pushed by the app) and the injected clock's time.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from itsm_tui.screens.context import desk
+from itsm_tui.widgets.desk_header import DeskHeader
+
+
+class DeskScreen(Screen[None]):
+    SECTION: ClassVar[str] = "Desk"
+
+    def compose(self) -> ComposeResult:
+        app = desk(self.app)
+        yield DeskHeader(
+            self.SECTION,
+            user=app.actor.username,
+            role=app.actor.role,
+            database=app.database.label,
+        )
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self._tick_header()
+        self.set_interval(1.0, self._tick_header)
+        signal = getattr(self.app, "inbox_changed", None)
+        if signal is not None:
+            signal.subscribe(self, self._show_unread)
+            self._show_unread(getattr(self.app, "unread", 0))
+
+    def _tick_header(self) -> None:
+        now = desk(self.app).clock.now()
+        self.query_one(DeskHeader).now_text = now.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    def _show_unread(self, count: int) -> None:
+        self.query_one(DeskHeader).unread = count

@@ -1,0 +1,60 @@
+"""Helpers for pilot tests: seeded desks, settling the app, and reading what a screen shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+from textual.pilot import Pilot
+
+from itsm_tui.app import ITSMApp
+from itsm_tui.clock import FixedClock
+from itsm_tui.services import incidents, slas
+from itsm_tui.services.validation import validate
+from itsm_tui.store.database import Database, open_database
+from itsm_tui.widgets.record_table import RecordTable
+from tests.conftest import Desk, seed_directory
+
+
+def seeded_desk(url: str, clock: FixedClock) -> tuple[Database, Desk]:
+    """A database with SLA defaults and the small test directory. The caller closes
+    `desk.session` and disposes the database."""
+    database = open_database(url)
+    session = database.session()
+    slas.ensure_defaults(session, clock, "UTC")
+    return database, seed_directory(session, clock)
+
+
+def create(
+    session: Session, desk: Desk, clock: FixedClock, user: str = "alice", **fields: Any
+) -> str:
+    fields.setdefault("impact", 3)
+    fields.setdefault("urgency", 3)
+    data = validate(incidents.IncidentCreate, **fields)
+    return incidents.create_incident(session, desk[user], clock, data).number
+
+
+def app_for(url: str, clock: FixedClock, user: str = "alice", **options: Any) -> ITSMApp:
+    options.setdefault("run_evaluator", False)
+    return ITSMApp(database_url=url, username=user, clock=clock, **options)
+
+
+async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
+    """Let workers finish and their results land on screen."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def queue_table(app: ITSMApp) -> RecordTable[Any]:
+    return app.screen.query_one("#queue-table", RecordTable)
+
+
+def table_lines(app: ITSMApp) -> list[str]:
+    """The queue exactly as drawn, one string per line (header first)."""
+    table = queue_table(app)
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def queue_numbers(app: ITSMApp) -> list[str]:
+    return [row.number for row in queue_table(app).rows]
