@@ -61,6 +61,8 @@ class InboxScreen(ModalScreen[str | None]):
             line.append(entry.created_at.strftime("%m-%d %H:%M "), style="dim")
             line.append_text(user_text(entry.body, style="" if entry.read else "bold"))
             options.add_option(Option(line))
+        if entries:
+            options.highlighted = 0
         options.focus()
 
     @on(OptionList.OptionSelected)

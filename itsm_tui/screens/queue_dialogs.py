@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
@@ -36,20 +36,21 @@ class FilterDialog(ModalScreen[QueueFilter | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="filter-dialog", classes="dialog"):
             yield Label(Text("Filters  (space toggles, tab moves, ctrl+s applies)", style="bold"))
-            yield SelectionList[str](
-                *(
-                    (state.value, state.value, state in self.current.states)
-                    for state in IncidentState
-                ),
-                id="filter-states",
-            )
-            yield SelectionList[int](
-                *(
-                    (f"P{int(p)}", int(p), p in self.current.priorities)
-                    for p in sorted(Priority, key=int)
-                ),
-                id="filter-priorities",
-            )
+            with Horizontal(id="filter-lists"):
+                yield SelectionList[str](
+                    *(
+                        (state.value, state.value, state in self.current.states)
+                        for state in IncidentState
+                    ),
+                    id="filter-states",
+                )
+                yield SelectionList[int](
+                    *(
+                        (f"P{int(p)}", int(p), p in self.current.priorities)
+                        for p in sorted(Priority, key=int)
+                    ),
+                    id="filter-priorities",
+                )
             yield Select[str]([], prompt="Any group", id="filter-group")
             yield Static(id="filter-error", classes="error")
 
@@ -127,6 +128,8 @@ class ViewsDialog(ModalScreen[saved_views.SavedViewRecord | None]):
             label.append_text(user_text(view.name, style="bold"))
             label.append("  " + printable(" · ".join(view.filter.chips())), style="dim")
             options.add_option(Option(label))
+        if views:
+            options.highlighted = 0
         options.focus()
 
     @on(OptionList.OptionSelected)
