@@ -22,13 +22,18 @@ class DeskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         app = desk(self.app)
         yield DeskHeader(
-            self.SECTION,
+            self.section,
             user=app.actor.username,
             role=app.actor.role,
             database=app.database.label,
         )
         yield from self.compose_body()
         yield Footer()
+
+    @property
+    def section(self) -> str:
+        """What the header names as the place; screens about one record name it."""
+        return self.SECTION
 
     def compose_body(self) -> ComposeResult:
         yield from ()

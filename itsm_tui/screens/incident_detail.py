@@ -19,8 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from itsm_tui.clock import Clock
@@ -28,6 +27,7 @@ from itsm_tui.display import MISSING, user_text
 from itsm_tui.domain.enums import IncidentState, Role
 from itsm_tui.domain.permissions import IncidentAction, may_act_on_incident
 from itsm_tui.domain.workflow import allowed_targets, is_reopen
+from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.context import FeedBatch, desk
 from itsm_tui.screens.dialogs import (
     AssignChoice,
@@ -112,7 +112,7 @@ def field_values(record: IncidentRecord) -> dict[str, Text]:
     }
 
 
-class IncidentDetailScreen(Screen[None]):
+class IncidentDetailScreen(DeskScreen):
     """The detail view of incident `number`; escape goes back to where it was opened from."""
 
     # Narrow terminals get one label/value pair per row, wide ones two.
@@ -145,8 +145,11 @@ class IncidentDetailScreen(Screen[None]):
 
     # ------------------------------------------------------------------ layout
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    @property
+    def section(self) -> str:
+        return f"Incident {self.number}"
+
+    def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
             yield Static(Text(f"{self.number}  loading…"), id="detail-heading")
             with Grid(id="detail-fields"):
@@ -163,9 +166,9 @@ class IncidentDetailScreen(Screen[None]):
             yield Label("Timeline (newest first)", classes="section-title")
             yield Timeline(id="timeline")
         yield Static(Text(""), id="detail-status")
-        yield Footer()
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.sub_title = self.number
         feed = getattr(self.app, "feed_changed", None)  # added by the live-feed work
         if feed is not None:

@@ -60,6 +60,7 @@ def save_view(
 
 
 def delete_view(session: Session, actor: User, name: str) -> None:
+    name = name.strip()
     with transaction(session):
         actor = reload_actor(session, actor)
         row = _find(session, actor, name)

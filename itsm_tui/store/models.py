@@ -17,7 +17,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -105,7 +104,6 @@ class NumberSequence(SQLModel, table=True):
 
 
 NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)  # sorts after every real due time
-_NO_SLA_DUE_SQL = "9999-12-31 00:00:00"
 _incident_version = Column("version", Integer, nullable=False)
 
 
@@ -161,12 +159,7 @@ class Incident(SQLModel, table=True):
     # The queue's SLA summary, kept by `services.slas` with a plain UPDATE (no version bump:
     # a clock moving is not an edit). `sla_due_at` is the queue's sort key: the earliest due
     # time of a running clock, NO_SLA_DUE when nothing runs, so keyset paging needs no NULLs.
-    sla_due_at: datetime = Field(
-        default=NO_SLA_DUE,
-        sa_column=Column(
-            UTCDateTime(timezone=True), nullable=False, server_default=text(f"'{_NO_SLA_DUE_SQL}'")
-        ),
-    )
+    sla_due_at: datetime = Field(default=NO_SLA_DUE, sa_column=_utc(nullable=False))
     sla_risk_at: datetime | None = Field(default=None, sa_column=_utc())
     sla_state: str = Field(
         default="none", sa_column=Column(String(10), nullable=False, server_default="none")

@@ -7,6 +7,8 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,20 +19,15 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-NO_SLA_DUE = "9999-12-31 00:00:00"
+# The sentinel is bound through the column type, never written as SQL text: SQLite compares
+# datetimes as strings, so a literal in another format would not sort or compare equal.
+NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def upgrade() -> None:
     utc = itsm_tui.store.types.UTCDateTime(timezone=True)
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "sla_due_at",
-                utc,
-                nullable=False,
-                server_default=sa.text(f"'{NO_SLA_DUE}'"),
-            )
-        )
+        batch_op.add_column(sa.Column("sla_due_at", utc, nullable=True))
         batch_op.add_column(sa.Column("sla_risk_at", utc, nullable=True))
         batch_op.add_column(
             sa.Column("sla_state", sa.String(length=10), nullable=False, server_default="none")
@@ -39,8 +36,12 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("sla_breached", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-        batch_op.create_index("ix_incidents_queue", ["sla_due_at", "id"], unique=False)
+    incidents = sa.table("incidents", sa.column("sla_due_at", utc))
+    op.execute(incidents.update().values(sla_due_at=NO_SLA_DUE))
     _backfill()
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.alter_column("sla_due_at", existing_type=utc, nullable=False)
+        batch_op.create_index("ix_incidents_queue", ["sla_due_at", "id"], unique=False)
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer(), nullable=False),
