@@ -48,7 +48,7 @@ class ITSMApp(App[None]):
         Binding("question_mark,f1", "help", "Help"),
         Binding("i", "inbox", "Inbox"),
         Binding("ctrl+n", "new_incident", "New incident", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit_desk", "Quit"),
     ]
 
     def __init__(
@@ -167,6 +167,16 @@ class ITSMApp(App[None]):
         screen = self.screen
         if isinstance(screen, IncidentQueueScreen):
             screen.apply_filter(query)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A bare `q` quits only from a mode's top screen: in a form, dialog or detail view it
+        would throw away what someone was doing (ctrl+q still quits from anywhere)."""
+        if action == "quit_desk":
+            return type(self.screen) in self.MODES.values()
+        return True
+
+    async def action_quit_desk(self) -> None:
+        await self.action_quit()
 
     def action_new_incident(self) -> None:
         self.open_incident_form(None)

@@ -48,6 +48,7 @@ from itsm_tui.widgets.sla_gauge import GaugeStatus, SlaGauge, gauge_status
 from itsm_tui.widgets.timeline import Timeline, merge_entries
 from tests.conftest import T0, seed_directory
 from tests.service_helpers import footprint
+from tests.tui_helpers import settle
 
 MARKUP_TITLE = "[red]x[/red] [link=http://e.x]y[/link] \x1b[2J"
 SHOWN_TITLE = "[red]x[/red] [link=http://e.x]y[/link] \\x1b[2J"
@@ -115,9 +116,7 @@ class Desk:
     async def settle(self) -> None:
         """Let dismiss callbacks start their workers, the workers finish, and the results
         reach the widgets."""
-        await self.pilot.pause()
-        await self.app.workers.wait_for_complete()
-        await self.pilot.pause()
+        await settle(self.pilot)
 
     async def press(self, *keys: str) -> None:
         await self.pilot.press(*keys)

@@ -261,15 +261,16 @@ async def test_a_mention_lights_the_inbox_and_opens_the_incident(
         await settle(pilot)
         assert app.unread == 0
         incidents.add_note(desk.session, desk["bob"], clock, number, "@alice can you check?")
-        await _wait_for(pilot, lambda: app.unread == 1)
-        assert "1 unread" in str(app.screen.query_one("#desk-header").render())
+        header = app.screen.query_one("#desk-header")
+        await _wait_for(pilot, lambda: "1 unread" in str(header.render()), timeout=3.0)
+        assert app.unread == 1
         await pilot.press("i")
         await settle(pilot)
         assert isinstance(app.screen, InboxScreen)
         await pilot.press("enter")
         await settle(pilot, rounds=3)
         assert type(app.screen).__name__ == "IncidentDetailScreen"
-        await _wait_for(pilot, lambda: app.unread == 0)
+        await _wait_for(pilot, lambda: app.unread == 0, timeout=3.0)
     with open_database(url).session() as session:
         assert notifications.unread_count(session, desk["alice"]) == 0
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlmodel import Session
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
@@ -40,9 +42,16 @@ def app_for(url: str, clock: FixedClock, user: str = "alice", **options: Any) ->
 
 
 async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
-    """Let workers finish and their results land on screen."""
+    """Let workers finish and their results land on screen.
+
+    Not `app.workers.wait_for_complete()`: it raises when an exclusive worker was cancelled
+    by a newer one, which is normal operation for the queue.
+    """
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        for worker in list(pilot.app.workers):
+            with contextlib.suppress(WorkerCancelled):
+                await worker.wait()
         await pilot.pause()
 
 

@@ -6,7 +6,7 @@ database, the unread inbox count (pushed by the app) and the injected clock's ti
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -15,8 +15,10 @@ from textual.widgets import Footer
 from itsm_tui.screens.context import desk
 from itsm_tui.widgets.desk_header import DeskHeader
 
+ResultT = TypeVar("ResultT")
 
-class DeskScreen(Screen[None]):
+
+class DeskScreen(Screen[ResultT], Generic[ResultT]):
     SECTION: ClassVar[str] = "Desk"
 
     def compose(self) -> ComposeResult:

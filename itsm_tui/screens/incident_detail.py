@@ -112,7 +112,7 @@ def field_values(record: IncidentRecord) -> dict[str, Text]:
     }
 
 
-class IncidentDetailScreen(DeskScreen):
+class IncidentDetailScreen(DeskScreen[None]):
     """The detail view of incident `number`; escape goes back to where it was opened from."""
 
     # Narrow terminals get one label/value pair per row, wide ones two.

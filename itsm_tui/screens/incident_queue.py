@@ -56,7 +56,7 @@ def sla_cell(row: QueueRow, now: Any) -> Text:
     return Text(f"{symbol} {figure}", style=style)
 
 
-class IncidentQueueScreen(DeskScreen):
+class IncidentQueueScreen(DeskScreen[None]):
     SECTION = "Incidents"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "New"),

@@ -10,7 +10,7 @@ from textual.widgets import Static
 from itsm_tui.screens.base import DeskScreen
 
 
-class PendingModeScreen(DeskScreen):
+class PendingModeScreen(DeskScreen[None]):
     MESSAGE = ""
 
     def compose_body(self) -> ComposeResult:
