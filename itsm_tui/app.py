@@ -7,12 +7,14 @@ count (`inbox_changed`), the modes (1-4), help, the inbox and the command palett
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
@@ -22,6 +24,7 @@ from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.screens.pending import ChangesScreen, ProblemsScreen, SlaScreen
 from itsm_tui.services import directory, leases, notifications, saved_views
 from itsm_tui.services.queue import QueueFilter
+from itsm_tui.services.records import NotificationRecord
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.models import User
 from itsm_tui.workers import sla_evaluator
@@ -77,6 +80,7 @@ class ITSMApp(App[None]):
         self.feed_changed: Signal[FeedBatch] = Signal(self, "feed-changed")
         self.inbox_changed: Signal[int] = Signal(self, "inbox-changed")
         self._feed = FeedListener(self.database)
+        self._feed_lock = threading.Lock()
         self._feed_failed = False
 
     def on_mount(self) -> None:
@@ -99,10 +103,16 @@ class ITSMApp(App[None]):
             auto_close_days=self.auto_close_days,
         )
 
-    @work(thread=True, exclusive=True, group="feed", exit_on_error=False)
+    @work(thread=True, group="feed", exit_on_error=False)
     def poll_feed(self) -> None:
-        """One read of the change feed; a batch goes to every subscribed screen."""
-        batch = self._feed.poll()
+        """One read of the change feed; a batch goes to every subscribed screen. A poll still
+        running when the next is due makes that one a no-op (polls never overlap)."""
+        if not self._feed_lock.acquire(blocking=False):
+            return
+        try:
+            batch = self._feed.poll()
+        finally:
+            self._feed_lock.release()
         if batch is None:
             return
         with self.database.session() as session:
@@ -120,6 +130,12 @@ class ITSMApp(App[None]):
         if unread != self.unread:
             self.unread = unread
             self.inbox_changed.publish(unread)
+
+    @work(thread=True, group="mark-read", exit_on_error=False)
+    def mark_read(self, ids: list[int]) -> None:
+        with self.database.session() as session:
+            notifications.mark_read(session, self.actor, self.clock.now(), ids)
+        self.call_from_thread(self.refresh_unread)
 
     @work(thread=True, exclusive=True, group="unread", exit_on_error=False)
     def refresh_unread(self) -> None:
@@ -161,7 +177,13 @@ class ITSMApp(App[None]):
         self._show_queue(view.filter)
 
     def _show_queue(self, query: QueueFilter) -> None:
+        from itsm_tui.screens.incident_form import IncidentFormScreen
+
         self.switch_mode("incidents")
+        if any(isinstance(screen, IncidentFormScreen) for screen in self.screen_stack):
+            # Never throw away typing: the form has to be saved or cancelled first.
+            self.notify("Save or cancel the incident form first.", severity="warning")
+            return
         while len(self.screen_stack) > 1:
             self.pop_screen()
         screen = self.screen
@@ -173,7 +195,9 @@ class ITSMApp(App[None]):
         would throw away what someone was doing (ctrl+q still quits from anywhere)."""
         if action == "quit_desk":
             return type(self.screen) in self.MODES.values()
-        return True
+        # A dialog is answered or cancelled before the desk moves on.
+        moves = ("switch_mode", "inbox", "new_incident")
+        return not (action in moves and isinstance(self.screen, ModalScreen))
 
     async def action_quit_desk(self) -> None:
         await self.action_quit()
@@ -190,9 +214,12 @@ class ITSMApp(App[None]):
     def action_inbox(self) -> None:
         from itsm_tui.screens.inbox import InboxScreen
 
-        def chosen(number: str | None) -> None:
-            if number:
-                self.open_incident(number)
+        def chosen(entry: NotificationRecord | None) -> None:
+            if entry is None:
+                return
+            self.mark_read([entry.id])
+            if entry.incident:
+                self.open_incident(entry.incident)
 
         if not isinstance(self.screen, InboxScreen):
             self.push_screen(InboxScreen(), chosen)

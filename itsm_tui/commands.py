@@ -8,6 +8,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.markup import escape
 
 from itsm_tui.display import printable
 from itsm_tui.screens.context import desk
@@ -93,6 +94,8 @@ class DeskCommandsProvider(Provider):
                 continue
             score = matcher.match(name)
             if score > 0:
+                # highlight() parses markup, and a saved view's name is user text.
+                name = escape(name)
                 yield Hit(
                     score, matcher.highlight(name), command, text=name, help=_escaped(help_text)
                 )  # type: ignore[arg-type]
@@ -100,6 +103,4 @@ class DeskCommandsProvider(Provider):
 
 def _escaped(text: str) -> str:
     """Hit help is parsed as markup; a saved view's filter text is user text."""
-    from textual.markup import escape
-
     return escape(printable(text))

@@ -84,3 +84,73 @@ def test_a_database_from_a_newer_version_is_refused_clearly(
     assert main(["--db", sqlite_url, "--user", "x", "incident", "list"]) == 1
     err = capsys.readouterr().err
     assert "newer than this itsm-tui" in err and "Traceback" not in err
+
+
+def test_upgrading_through_the_queue_summary_keeps_clocks_and_notifications(
+    db_url: str,
+) -> None:
+    """A desk with running and paused clocks and an inbox goes back to 0003 and up again:
+    SQLite's batch rebuild of `incidents` must not cascade into its children, and the
+    backfill must give the queue each incident's due time or paused time left."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from itsm_tui.clock import FixedClock
+    from itsm_tui.services import incidents, slas
+    from itsm_tui.services.validation import validate
+    from itsm_tui.store.migrate import alembic_config
+    from itsm_tui.store.models import Incident, Notification, SlaClockRow
+    from tests.conftest import seed_directory
+
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    database = open_database(db_url)
+    with database.session() as session:
+        slas.ensure_defaults(session, clock, "UTC")
+        desk = seed_directory(session, clock)
+        data = validate(incidents.IncidentCreate, title="Mail down", impact=1, urgency=1)
+        running = incidents.create_incident(session, desk["alice"], clock, data).number
+        data = validate(incidents.IncidentCreate, title="Waiting", impact=2, urgency=2)
+        paused = incidents.create_incident(session, desk["alice"], clock, data).number
+        incidents.transition(session, desk["alice"], clock, paused, "in_progress")
+        clock.advance(minutes=10)
+        incidents.transition(
+            session, desk["alice"], clock, paused, "on_hold", hold_reason="awaiting_caller"
+        )
+        incidents.add_note(session, desk["bob"], clock, running, "@alice look")
+        before = {
+            n: (i.sla_state, i.sla_due_at, i.sla_left_seconds)
+            for n in (running, paused)
+            for i in [session.exec(select(Incident).where(Incident.number == n)).one()]
+        }
+        clocks = session.exec(select(func.count()).select_from(SlaClockRow)).one()
+    database.dispose()
+    assert clocks == 4 and before[running][0] == "running" and before[paused][0] == "paused"
+
+    engine = make_engine(db_url)
+    config = alembic_config()
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0003")
+    engine.dispose()
+
+    database = open_database(db_url)  # upgrades to head again, foreign keys on as usual
+    try:
+        with Session(database.engine) as session:
+            assert session.exec(select(func.count()).select_from(SlaClockRow)).one() == 4
+            assert session.exec(select(func.count()).select_from(Notification)).one() == 1
+            for number, (state, due, left) in before.items():
+                row = session.exec(select(Incident).where(Incident.number == number)).one()
+                assert row.sla_state == state
+                if state == "running":
+                    assert row.sla_due_at == due
+                    assert row.sla_risk_at is not None and row.sla_risk_at < due
+                else:
+                    assert row.sla_left_seconds == left
+    finally:
+        database.dispose()

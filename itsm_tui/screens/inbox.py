@@ -1,6 +1,7 @@
 """The inbox: SLA escalations and mentions addressed to the user, newest first.
 
-Enter jumps to the incident (and marks that entry read); `R` marks everything read.
+Enter hands the entry back to the app, which marks it read and opens its incident; `R` marks
+everything read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from itsm_tui.services.records import NotificationRecord
 KIND_LABELS = {"sla_breach": "✗ breach", "sla_warning": "! warning", "mention": "@ mention"}
 
 
-class InboxScreen(ModalScreen[str | None]):
+class InboxScreen(ModalScreen[NotificationRecord | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,i", "dismiss(None)", "Close"),
         Binding("R", "read_all", "Mark all read"),
@@ -67,9 +68,9 @@ class InboxScreen(ModalScreen[str | None]):
 
     @on(OptionList.OptionSelected)
     def _open(self, event: OptionList.OptionSelected) -> None:
-        entry = self.entries[event.option_index]
-        self.mark([entry.id])
-        self.dismiss(entry.incident)
+        """The app marks the entry read and opens its incident: this screen is gone by the
+        time a worker of its own would finish."""
+        self.dismiss(self.entries[event.option_index])
 
     @work(thread=True, exit_on_error=False)
     def mark(self, ids: list[int]) -> None:

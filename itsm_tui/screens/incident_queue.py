@@ -52,7 +52,9 @@ def sla_cell(row: QueueRow, now: Any) -> Text:
     symbol, style = SLA_LOOK[signal]
     if signal is SlaSignal.NONE:
         return Text(symbol, style=style)
-    figure = compact_duration(left) if left is not None else "breached"
+    if left is None:  # a paused clock whose time left is not known yet, or an old breach
+        return Text(f"{symbol} {signal.value}", style=style)
+    figure = compact_duration(left)
     return Text(f"{symbol} {figure}", style=style)
 
 
@@ -82,7 +84,9 @@ class IncidentQueueScreen(DeskScreen[None]):
         super().__init__()
         self.filter = QueueFilter()
         self.counts: QueueCounts | None = None
-        self._generation = 0  # bumped by every window load; stale extends are dropped
+        # Bumped by every change of the window; a read started before a change is dropped.
+        self._version = 0
+        self._fresh_pending = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="queue-filters")
@@ -99,9 +103,8 @@ class IncidentQueueScreen(DeskScreen[None]):
         self.query_one("#queue-search", Input).display = False
         self.table.focus()
         self.show_filters()
-        self.load_window(keep=None)
-        self.load_counts()
-        self.set_interval(1.0, self.table.refresh)  # countdowns tick from stored instants
+        self.load_fresh()
+        self.set_interval(1.0, self.table.tick)  # countdowns tick from stored instants
         signal = getattr(self.app, "feed_changed", None)
         if signal is not None:
             signal.subscribe(self, self.on_feed)
@@ -164,71 +167,102 @@ class IncidentQueueScreen(DeskScreen[None]):
 
     # ------------------------------------------------------------------ loading
 
+    def load_fresh(self) -> None:
+        """The first page of the current filter."""
+        self._fresh_pending = True
+        self.load_window(False, self._version, self.filter)
+
+    def reload_in_place(self) -> None:
+        """Re-read the window on screen (live updates): rows change, the cursor stays on its
+        incident. A fresh load still on its way is not downgraded to an anchored one."""
+        if self._fresh_pending:
+            self.load_fresh()
+        else:
+            self.load_window(True, self._version, self.filter)
+
     @work(thread=True, exclusive=True, group="queue-window", exit_on_error=False)
-    def load_window(self, keep: str | None, anchored: bool = False) -> None:
-        """Read the first page, or with `anchored` re-read the current window in place."""
+    def load_window(self, anchored: bool, version: int, query: QueueFilter) -> None:
         app = desk(self.app)
         table = self.table
         first = table.first_row
-        size = max(PAGE_SIZE, len(table.rows))
+        size = max(PAGE_SIZE, len(table.rows)) if anchored else PAGE_SIZE
+        from_key = anchored and table.has_before and first is not None
         with app.database.session() as session:
-            if anchored and table.has_before and first is not None:
-                page = queue.fetch_page(
-                    session, app.actor, app.clock.now(), self.filter,
-                    after=first.key, inclusive=True, limit=size,
-                )  # fmt: skip
-                has_before = True
-            else:
-                page = queue.fetch_page(
-                    session, app.actor, app.clock.now(), self.filter, limit=size
-                )
-                has_before = False
+            page = queue.fetch_page(
+                session,
+                app.actor,
+                app.clock.now(),
+                query,
+                after=first.key if from_key and first is not None else None,
+                inclusive=True,
+                limit=size,
+            )
         if get_current_worker().is_cancelled:
             return
-        self.app.call_from_thread(self._show_window, page, has_before, keep)
+        self.app.call_from_thread(self._show_window, page, from_key, anchored, version, query)
 
-    def _show_window(self, page: queue.QueuePage, has_before: bool, keep: str | None) -> None:
-        self._generation += 1
+    def _show_window(
+        self,
+        page: queue.QueuePage,
+        has_before: bool,
+        anchored: bool,
+        version: int,
+        query: QueueFilter,
+    ) -> None:
+        if query != self.filter:
+            return  # read for a filter the user has since left
+        if anchored and version != self._version:
+            self.reload_in_place()  # the window moved while this was read: read it again
+            return
+        if not anchored:
+            self._fresh_pending = False
+        keep = self.table.current_key if anchored else None  # where the cursor is now
+        self._version += 1
         self.table.set_rows(page.rows, has_before=has_before, has_after=page.more, keep=keep)
         self._window_status()
+        # Counts come after the rows: on a large desk they scan more than a page does, and
+        # run at the same time they would slow the page down.
+        self.load_counts()
 
     @on(RecordTable.NeedRows)
     def _need_rows(self, event: RecordTable.NeedRows) -> None:
-        self.load_more(event.direction, self._generation)
+        self.load_more(event.direction, self._version, self.filter)
 
     @work(thread=True, group="queue-extend", exit_on_error=False)
-    def load_more(self, direction: Direction, generation: int) -> None:
+    def load_more(self, direction: Direction, version: int, query: QueueFilter) -> None:
         app = desk(self.app)
         rows = self.table.rows
         with app.database.session() as session:
             now = app.clock.now()
             if direction == "after" and rows:
                 page = queue.fetch_page(
-                    session, app.actor, now, self.filter, after=rows[-1].key, limit=PAGE_SIZE
+                    session, app.actor, now, query, after=rows[-1].key, limit=PAGE_SIZE
                 )
             elif direction == "before" and rows:
                 page = queue.fetch_page(
-                    session, app.actor, now, self.filter, before=rows[0].key, limit=PAGE_SIZE
+                    session, app.actor, now, query, before=rows[0].key, limit=PAGE_SIZE
                 )
             elif direction == "last":
                 page = queue.fetch_page(
-                    session, app.actor, now, self.filter, from_end=True, limit=PAGE_SIZE
+                    session, app.actor, now, query, from_end=True, limit=PAGE_SIZE
                 )
             else:
-                page = queue.fetch_page(session, app.actor, now, self.filter, limit=PAGE_SIZE)
-        self.app.call_from_thread(self._show_more, direction, page, generation)
+                page = queue.fetch_page(session, app.actor, now, query, limit=PAGE_SIZE)
+        self.app.call_from_thread(self._show_more, direction, page, version, query)
 
-    def _show_more(self, direction: Direction, page: queue.QueuePage, generation: int) -> None:
-        if generation != self._generation:
-            return  # the window was re-read meanwhile; this page belongs to the old one
+    def _show_more(
+        self, direction: Direction, page: queue.QueuePage, version: int, query: QueueFilter
+    ) -> None:
         table = self.table
+        if version != self._version or query != self.filter:
+            table.cancel_wait()  # read for a window that has changed since: ask again later
+            return
+        self._version += 1
         if direction in ("after", "before"):
             table.extend(page.rows, direction=direction, more=page.more)
         elif direction == "last":
-            self._generation += 1
             table.set_rows(page.rows, has_before=page.more, has_after=False, cursor_at_end=True)
         else:
-            self._generation += 1
             table.set_rows(page.rows, has_before=False, has_after=page.more)
         self._window_status()
 
@@ -257,16 +291,14 @@ class IncidentQueueScreen(DeskScreen[None]):
         self.filter = query
         self.counts = None
         self.show_filters()
-        self.load_window(keep=None)
-        self.load_counts()
+        self.load_fresh()
 
     # ------------------------------------------------------------------ live
 
     def on_feed(self, batch: FeedBatch) -> None:
         if not batch.changed:
             return
-        self.load_window(keep=self.table.current_key, anchored=True)
-        self.load_counts()
+        self.reload_in_place()
         if batch.created:
             self.announce(list(batch.created))
 
@@ -301,8 +333,7 @@ class IncidentQueueScreen(DeskScreen[None]):
             desk(self.app).open_incident_form(key)
 
     def action_reload(self) -> None:
-        self.load_window(keep=self.table.current_key, anchored=True)
-        self.load_counts()
+        self.reload_in_place()
 
     def action_flag(self, flag: str) -> None:
         self.apply_filter(self.filter.toggled(flag))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from itsm_tui.clock import Clock
@@ -83,6 +84,11 @@ def apply(
             outcomes.append(BulkOutcome(number, True, run(session, actor, clock, number)))
         except ServiceError as error:
             outcomes.append(BulkOutcome(number, False, str(error)))
+        except SQLAlchemyError as error:  # the database failed: say so, keep going
+            session.rollback()
+            outcomes.append(
+                BulkOutcome(number, False, f"database error: {error.__class__.__name__}")
+            )
     return BulkResult(outcomes)
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, tuple_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, false, func, or_, tuple_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -194,10 +194,14 @@ class _Conditions:
     active: list[ColumnElement[bool]]  # the flags switched on
 
 
-def _conditions(session: Session, actor: User, now: datetime, query: QueueFilter) -> _Conditions:
+def _conditions(
+    session: Session, actor: User, now: datetime, query: QueueFilter, *, every_flag: bool
+) -> _Conditions:
+    """The filter as SQL. `every_flag` builds each quick filter's condition (for counts);
+    otherwise only the active ones, sparing a page read the actor's group lookup."""
     scope: list[ColumnElement[bool]] = []
     if query.states:
-        scope.append(col(Incident.state).in_([s.value for s in query.states]))
+        scope.append(_state_condition(query.states))
     if query.priorities:
         scope.append(col(Incident.priority).in_([int(p) for p in query.priorities]))
     if query.group:
@@ -205,26 +209,44 @@ def _conditions(session: Session, actor: User, now: datetime, query: QueueFilter
     if query.caller:
         scope.append(func.lower(col(Incident.caller)) == query.caller.lower())
     if query.text:
-        pattern = f"%{escape_like(query.text.lower())}%"
-        scope.append(
-            or_(
-                func.lower(col(Incident.number)).like(pattern, escape="\\"),
-                func.lower(col(Incident.title)).like(pattern, escape="\\"),
-                func.lower(col(Incident.description)).like(pattern, escape="\\"),
-            )
-        )
-    assert actor.id is not None
-    groups = group_ids_of(session, actor.id)
+        scope.append(_text_condition(session, query.text))
     running = col(Incident.sla_state) == "running"
     flags: dict[str, ColumnElement[bool]] = {
         "mine": col(Incident.assignee_id) == actor.id,
-        "my_groups": col(Incident.group_id).in_(groups) if groups else false(),
         "unassigned": col(Incident.assignee_id).is_(None),
         "at_risk": and_(running, col(Incident.sla_risk_at) <= now, col(Incident.sla_due_at) > now),
         "breached": or_(col(Incident.sla_breached), and_(running, col(Incident.sla_due_at) <= now)),
     }
+    if every_flag or query.my_groups:
+        assert actor.id is not None
+        groups = group_ids_of(session, actor.id)
+        flags["my_groups"] = col(Incident.group_id).in_(groups) if groups else false()
     active = [condition for name, condition in flags.items() if getattr(query, name)]
     return _Conditions(scope=scope, flags=flags, active=active)
+
+
+def _state_condition(states: tuple[IncidentState, ...]) -> ColumnElement[bool]:
+    """The open states go in as literals, in one fixed order: SQLite uses the partial index
+    `ix_incidents_queue_open` only when the query spells its predicate out."""
+    if set(states) == set(OPEN_STATES):
+        values = [state.value for state in OPEN_STATES]
+        return col(Incident.state).in_(
+            bindparam("open_states", values, expanding=True, literal_execute=True)
+        )
+    return col(Incident.state).in_([state.value for state in states])
+
+
+def _text_condition(session: Session, text: str) -> ColumnElement[bool]:
+    """Case-insensitive containment in number, title or description.
+
+    SQLite's LIKE already folds ASCII, so an ASCII search skips `lower()` (on SQLite a Python
+    function, called per row, holding the interpreter lock the UI thread needs).
+    """
+    columns = (col(Incident.number), col(Incident.title), col(Incident.description))
+    pattern = f"%{escape_like(text.lower())}%"
+    if session.get_bind().dialect.name == "sqlite" and text.isascii():
+        return or_(*(column.like(pattern, escape="\\") for column in columns))
+    return or_(*(func.lower(column).like(pattern, escape="\\") for column in columns))
 
 
 def fetch_page(
@@ -246,7 +268,7 @@ def fetch_page(
     reads the last page. Nothing but the window is loaded.
     """
     limit = validate(_PageInput, limit=limit).limit
-    conditions = _conditions(session, actor, now, query)
+    conditions = _conditions(session, actor, now, query, every_flag=False)
     position = tuple_(col(Incident.sla_due_at), col(Incident.id))
     backward = before is not None or from_end
     statement = _columns().where(*conditions.scope, *conditions.active)
@@ -267,7 +289,7 @@ def fetch_page(
 
 def count(session: Session, actor: User, now: datetime, query: QueueFilter) -> QueueCounts:
     """Counts per quick filter within the current scope, in one scan of it."""
-    conditions = _conditions(session, actor, now, query)
+    conditions = _conditions(session, actor, now, query, every_flag=True)
     every = and_(*conditions.active) if conditions.active else None
 
     def tally(condition: ColumnElement[bool] | None) -> Any:
@@ -341,18 +363,18 @@ def sla_signal(row: QueueRow, now: datetime) -> tuple[SlaSignal, int | None]:
 
 
 def find_by_number(session: Session, fragment: str, *, limit: int = 10) -> list[QueueRow]:
-    """Incidents whose number contains `fragment` ("42", "inc0042"), newest first: the
-    go-to-number palette. Digits alone match the number's digits."""
-    cleaned = fragment.strip().upper()
-    if not cleaned:
+    """Incidents whose number contains `fragment` ("42", "inc0042", "INC0000042"): the one
+    whose number is exactly that comes first, then the newest that contain its digits."""
+    cleaned = fragment.strip().upper().removeprefix("INC")
+    if not cleaned.isdigit():
         return []
-    if cleaned.isdigit():
-        cleaned = cleaned.lstrip("0") or "0"
-    pattern = f"%{escape_like(cleaned)}%"
+    digits = cleaned.lstrip("0") or "0"
+    exact = f"INC{int(digits):07d}"
+    pattern = f"%{escape_like(digits)}%"
     statement = (
         _columns()
         .where(col(Incident.number).like(pattern, escape="\\"))
-        .order_by(col(Incident.id).desc())
+        .order_by((col(Incident.number) == exact).desc(), col(Incident.id).desc())
         .limit(limit)
     )
     return [_row(values) for values in session.execute(statement).all()]

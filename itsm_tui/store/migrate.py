@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from itsm_tui.store.engine import SQLITE_BEGIN_OPTION
 
@@ -51,22 +51,48 @@ def upgrade_to_head(engine: Engine) -> bool:
         return False
     config = alembic_config()
     options = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
-    with engine.connect().execution_options(**options) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-            )
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
-            return False
-        if current is not None and not _is_known(current):
-            raise SchemaTooNew(
-                f"the database schema is at revision {current}, newer than this itsm-tui "
-                f"knows (head {head}); upgrade itsm-tui to use this database"
-            )
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect().execution_options(**options) as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table by copy-and-drop; with foreign keys on,
+            # the drop would cascade into every child row (SLA clocks, notifications). The
+            # pragma only takes effect outside a transaction, hence the raw connection.
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                applied = _upgrade_locked(connection, config, head)
+                if applied and sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left dangling references: {broken[:5]}")
+                if applied:
+                    connection.exec_driver_sql("ANALYZE")  # fresh statistics for the planner
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+    return applied
+
+
+def _upgrade_locked(connection: Connection, config: Config, head: str | None) -> bool:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return False
+    if current is not None and not _is_known(current):
+        raise SchemaTooNew(
+            f"the database schema is at revision {current}, newer than this itsm-tui "
+            f"knows (head {head}); upgrade itsm-tui to use this database"
+        )
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
     return True
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def _is_known(revision: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -103,6 +104,7 @@ class NumberSequence(SQLModel, table=True):
     last_value: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
+OPEN_STATES_SQL = "state IN ('new', 'in_progress', 'on_hold')"
 NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)  # sorts after every real due time
 _incident_version = Column("version", Integer, nullable=False)
 
@@ -114,6 +116,18 @@ class Incident(SQLModel, table=True):
         Index("ix_incidents_group_state", "group_id", "state"),
         Index("ix_incidents_assignee_state", "assignee_id", "state"),
         Index("ix_incidents_queue", "sla_due_at", "id"),
+        # The open queue, the default view: closed incidents (most of a desk) share the
+        # no-SLA sort value, and without this index paging past the running clocks would
+        # walk them all. Queries must spell the states as literals for SQLite to use it.
+        Index(
+            "ix_incidents_queue_open",
+            "sla_due_at",
+            "id",
+            sqlite_where=text(OPEN_STATES_SQL),
+            postgresql_where=text(OPEN_STATES_SQL),
+        ),
+        Index("ix_incidents_assignee_queue", "assignee_id", "sla_due_at", "id"),
+        Index("ix_incidents_group_queue", "group_id", "sla_due_at", "id"),
     )
     # SQLAlchemy bumps `version` on every UPDATE and refuses a stale one (optimistic locking).
     __mapper_args__ = {"version_id_col": _incident_version}

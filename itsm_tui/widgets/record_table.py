@@ -94,6 +94,9 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
         self.marked: dict[str, None] = {}  # insertion-ordered set of keys
         self._pending: int = 0  # rows the cursor still has to move once more rows arrive
         self._waiting = False
+        # Drawn lines by (row key, cursor?, marked?, focused?, width): a cursor move redraws
+        # two lines, not the screen. Cleared when rows, width or time (`tick`) change.
+        self._lines: dict[tuple[str, bool, bool, bool, int], Strip] = {}
         self.empty_text = Text("No incidents match.")
 
     # ------------------------------------------------------------------ data in
@@ -124,31 +127,46 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
             self.cursor = min(old_cursor if keep is not None else 0, max(0, len(self.rows) - 1))
             self.top = max(0, self.cursor - old_offset) if keep is not None else 0
         self._clamp()
+        self._lines.clear()
         self.refresh()
         self.post_message(self.Highlighted(self.current_key))
+
+    def cancel_wait(self) -> None:
+        """The rows asked for will not come (the window changed meanwhile)."""
+        self._waiting, self._pending = False, 0
+
+    def tick(self) -> None:
+        """Redraw every visible line: time moved (countdowns) and cached lines are stale."""
+        self._lines.clear()
+        self.refresh()
 
     def extend(self, rows: Sequence[RowT], *, direction: Direction, more: bool) -> None:
         """Add a page read after the last row or before the first, trimming the far end so
         the window never grows past `max_window`; then finish the move that asked for it."""
         known = {self.key_of(row) for row in self.rows}
         fresh = [row for row in rows if self.key_of(row) not in known]
+        reach = self._reach()
         if direction == "after":
             self.rows.extend(fresh)
             self.has_after = more
-            excess = len(self.rows) - self.max_window
+            # Trim the far end, but never within reach of what is on screen: trimming there
+            # would make the next prefetch fetch it straight back.
+            excess = min(len(self.rows) - self.max_window, self.top - reach)
             if excess > 0:
                 del self.rows[:excess]
-                self.cursor, self.top = self.cursor - excess, self.top - excess
+                self.cursor, self.top = max(0, self.cursor - excess), self.top - excess
                 self.has_before = True
         else:
             self.rows[:0] = fresh
             self.cursor, self.top = self.cursor + len(fresh), self.top + len(fresh)
             self.has_before = more
-            excess = len(self.rows) - self.max_window
+            below = len(self.rows) - (self.top + self._body_height())
+            excess = min(len(self.rows) - self.max_window, below - reach)
             if excess > 0:
                 del self.rows[-excess:]
                 self.has_after = True
         self._waiting = False
+        self._lines.clear()
         pending, self._pending = self._pending, 0
         self._move(pending)
 
@@ -197,6 +215,7 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
 
     def clear_marks(self) -> None:
         self.marked.clear()
+        self._lines.clear()
         self.refresh()
 
     def action_select(self) -> None:
@@ -207,6 +226,8 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
         if not self.rows:
             return
         target = self.cursor + delta
+        if 0 <= target < len(self.rows):
+            self._pending = 0  # back inside the window: an earlier move past it is void
         if target >= len(self.rows) and self.has_after:
             self._pending = target - (len(self.rows) - 1)
             target = len(self.rows) - 1
@@ -217,8 +238,21 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
             self._ask("before")
         self.cursor = max(0, min(target, len(self.rows) - 1))
         self._scroll_to_cursor()
+        self._prefetch()
         self.refresh()
         self.post_message(self.Highlighted(self.current_key))
+
+    def _reach(self) -> int:
+        return 2 * self._body_height()
+
+    def _prefetch(self) -> None:
+        """Ask for the next page while the screen is still two screens from the window's
+        edge, so scrolling rarely waits for a fetch."""
+        reach = self._reach()
+        if self.has_after and len(self.rows) - (self.top + self._body_height()) < reach:
+            self._ask("after")
+        elif self.has_before and self.top < reach:
+            self._ask("before")
 
     def _ask(self, direction: Direction) -> None:
         if not self._waiting:
@@ -242,6 +276,7 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
         return max(1, self.size.height - 1)
 
     def on_resize(self, event: events.Resize) -> None:
+        self._lines.clear()
         self._scroll_to_cursor()
 
     def on_click(self, event: events.Click) -> None:
@@ -284,15 +319,21 @@ class RecordTable(Widget, Generic[RowT], can_focus=True):
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
         key = self.key_of(row)
-        marker = Text("● " if key in self.marked else "  ")
+        marked, at_cursor = key in self.marked, index == self.cursor
+        cache_key = (key, at_cursor, marked, self.has_focus, width)
+        if (cached := self._lines.get(cache_key)) is not None:
+            return cached
+        marker = Text("● " if marked else "  ")
         style = self.rich_style
-        if key in self.marked:
+        if marked:
             style = style + self.get_component_rich_style("record-table--marked")
-        if index == self.cursor and self.has_focus:
+        if at_cursor and self.has_focus:
             style = style + self.get_component_rich_style("record-table--cursor")
-        elif index == self.cursor:
+        elif at_cursor:
             style = style + Style(reverse=True)
-        return self._strip(marker, self.cells_of(row, columns), widths, style, width)
+        strip = self._strip(marker, self.cells_of(row, columns), widths, style, width)
+        self._lines[cache_key] = strip
+        return strip
 
     def _strip(
         self, marker: Text, cells: list[Text], widths: list[int], style: Style, width: int

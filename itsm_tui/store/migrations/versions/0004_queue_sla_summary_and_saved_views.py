@@ -7,7 +7,9 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,6 +24,7 @@ depends_on = None
 # The sentinel is bound through the column type, never written as SQL text: SQLite compares
 # datetimes as strings, so a literal in another format would not sort or compare equal.
 NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+OPEN_STATES_SQL = "state IN ('new', 'in_progress', 'on_hold')"
 
 
 def upgrade() -> None:
@@ -42,6 +45,19 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.alter_column("sla_due_at", existing_type=utc, nullable=False)
         batch_op.create_index("ix_incidents_queue", ["sla_due_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_incidents_queue_open",
+            ["sla_due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text(OPEN_STATES_SQL),
+            postgresql_where=sa.text(OPEN_STATES_SQL),
+        )
+        batch_op.create_index(
+            "ix_incidents_assignee_queue", ["assignee_id", "sla_due_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_incidents_group_queue", ["group_id", "sla_due_at", "id"], unique=False
+        )
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -61,32 +77,70 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Summaries for incidents that already have clocks. Exact for the due time and breach;
-    the at-risk instant is taken as 75% of the target in wall time, which is exact on 24x7
-    calendars and corrected on the incident's next write on business-hours ones."""
-    op.execute(
-        """
-        UPDATE incidents SET
-          sla_due_at = COALESCE((
-            SELECT MIN(c.due_at) FROM sla_clocks c
-            WHERE c.incident_id = incidents.id AND c.stage IN ('in_progress', 'breached')
-              AND c.stopped_at IS NULL AND c.paused_since IS NULL), sla_due_at),
-          sla_state = CASE
-            WHEN EXISTS (SELECT 1 FROM sla_clocks c WHERE c.incident_id = incidents.id
-              AND c.stage IN ('in_progress', 'breached') AND c.stopped_at IS NULL
-              AND c.paused_since IS NULL) THEN 'running'
-            WHEN EXISTS (SELECT 1 FROM sla_clocks c WHERE c.incident_id = incidents.id
-              AND c.stage = 'paused' AND c.stopped_at IS NULL) THEN 'paused'
-            ELSE 'none' END,
-          sla_breached = EXISTS (SELECT 1 FROM sla_clocks c
-            WHERE c.incident_id = incidents.id AND c.stage = 'breached')
-        """
+    """Summaries for incidents that already have clocks: the most urgent running clock's due
+    time, or paused with the time left, and whether any clock breached.
+
+    The at-risk instant and a paused clock's time left are taken in wall time (exact on 24x7
+    calendars); on business-hours calendars they are exact again from the incident's next
+    write. Migrations cannot use the calendar code, which may change after this revision.
+    """
+    bind = op.get_bind()
+    utc = itsm_tui.store.types.UTCDateTime(timezone=True)
+    clocks = sa.table(
+        "sla_clocks",
+        sa.column("incident_id", sa.Integer),
+        sa.column("target_seconds", sa.Integer),
+        sa.column("started_at", utc),
+        sa.column("paused_seconds", sa.Integer),
+        sa.column("paused_since", utc),
+        sa.column("stopped_at", utc),
+        sa.column("due_at", utc),
+        sa.column("stage", sa.String),
     )
+    incidents = sa.table(
+        "incidents",
+        sa.column("id", sa.Integer),
+        sa.column("sla_due_at", utc),
+        sa.column("sla_risk_at", utc),
+        sa.column("sla_state", sa.String),
+        sa.column("sla_left_seconds", sa.Integer),
+        sa.column("sla_breached", sa.Boolean),
+    )
+    by_incident: dict[int, list[Any]] = {}
+    for row in bind.execute(sa.select(clocks).where(clocks.c.stage != "cancelled")):
+        by_incident.setdefault(row.incident_id, []).append(row)
+    for incident_id, rows in by_incident.items():
+        values: dict[str, Any] = {"sla_breached": any(r.stage == "breached" for r in rows)}
+        running = [r for r in rows if r.stopped_at is None and r.paused_since is None]
+        paused = [r for r in rows if r.stopped_at is None and r.paused_since is not None]
+        if running:
+            urgent = min(running, key=lambda r: r.due_at)
+            used = math.ceil(urgent.target_seconds * 0.75) + urgent.paused_seconds
+            values |= {
+                "sla_state": "running",
+                "sla_due_at": urgent.due_at,
+                "sla_risk_at": urgent.started_at + timedelta(seconds=used),
+            }
+        elif paused:
+            values |= {
+                "sla_state": "paused",
+                "sla_left_seconds": min(
+                    r.target_seconds
+                    - max(
+                        0, int((r.paused_since - r.started_at).total_seconds()) - r.paused_seconds
+                    )
+                    for r in paused
+                ),
+            }
+        bind.execute(incidents.update().where(incidents.c.id == incident_id).values(**values))
 
 
 def downgrade() -> None:
     op.drop_table("saved_views")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_index("ix_incidents_group_queue")
+        batch_op.drop_index("ix_incidents_assignee_queue")
+        batch_op.drop_index("ix_incidents_queue_open")
         batch_op.drop_index("ix_incidents_queue")
         batch_op.drop_column("sla_breached")
         batch_op.drop_column("sla_left_seconds")
