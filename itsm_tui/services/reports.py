@@ -46,6 +46,7 @@ from itsm_tui.domain.sla import ClockState, SlaKind, SlaStage, elapsed_seconds, 
 from itsm_tui.services.directory import service_by_name
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.records import Record
+from itsm_tui.services.sla_summary import clock_state
 from itsm_tui.services.slas import calendar_of
 from itsm_tui.services.validation import Input, Name
 from itsm_tui.store.models import BusinessCalendarRow, Incident, SlaClockRow, SlaPolicyRow
@@ -215,17 +216,6 @@ def _whole_seconds(delta: timedelta) -> int:
     return delta.days * 86_400 + delta.seconds
 
 
-def _state(row: SlaClockRow) -> ClockState:
-    return ClockState(
-        started_at=row.started_at,
-        target_seconds=row.target_seconds,
-        paused_seconds=row.paused_seconds,
-        paused_since=row.paused_since,
-        stopped_at=row.stopped_at,
-        cancelled=row.stage == SlaStage.CANCELLED.value,
-    )
-
-
 def sla_report(session: Session, now: datetime, query: SlaReportQuery) -> SlaReport:
     """SLA figures for the incidents opened in the query's period, and the clocks at risk
     at `now`. Reads only."""
@@ -250,7 +240,7 @@ def sla_report(session: Session, now: datetime, query: SlaReportQuery) -> SlaRep
         if row.kind not in overall:
             continue  # a kind this report does not know
         calendar = policies[row.policy_id][1]
-        state = _state(row)
+        state = clock_state(row)
         tallies = per_policy.setdefault(row.policy_id, {kind.value: _Tally() for kind in KINDS})
         tallies[row.kind].add(calendar, state, now)
         overall[row.kind].add(calendar, state, now)
@@ -311,7 +301,7 @@ def _at_risk(
     ).all()
     found = []
     for row, incident in rows:
-        state = _state(row)
+        state = clock_state(row)
         # Business time never outruns wall time: a clock whose wall time since its start,
         # less the business time it spent paused, is under the threshold cannot have reached
         # it. Spares the calendar arithmetic for the bulk of a large desk's clocks.

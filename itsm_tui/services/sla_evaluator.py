@@ -20,7 +20,6 @@ from itsm_tui.domain.calendar import BusinessCalendar
 from itsm_tui.domain.enums import IncidentState, JournalKind, RecordType, Role
 from itsm_tui.domain.sla import (
     BREACH_PERCENT,
-    ClockState,
     SlaStage,
     crossed_thresholds,
     next_threshold,
@@ -28,7 +27,7 @@ from itsm_tui.domain.sla import (
 )
 from itsm_tui.domain.sla_policy import EscalationAction, SlaPolicySpec
 from itsm_tui.services.history import journal, record_write
-from itsm_tui.services.sla_summary import mark_breached
+from itsm_tui.services.sla_summary import clock_state, mark_breached
 from itsm_tui.services.slas import calendar_of, policy_spec, sync_clocks
 from itsm_tui.services.tx import transaction
 from itsm_tui.store.models import (
@@ -126,14 +125,7 @@ def _evaluate_clock(
     now: datetime,
     result: PassResult,
 ) -> None:
-    state = ClockState(
-        started_at=row.started_at,
-        target_seconds=row.target_seconds,
-        paused_seconds=row.paused_seconds,
-        paused_since=row.paused_since,
-        stopped_at=row.stopped_at,
-        cancelled=row.stage == SlaStage.CANCELLED.value,
-    )
+    state = clock_state(row)
     fired = set(row.fired)
     for percent in crossed_thresholds(calendar, state, fired, now, spec.warnings):
         fired.add(percent)

@@ -41,7 +41,7 @@ from itsm_tui.domain.sla_policy import (
 )
 from itsm_tui.domain.sla_replay import IncidentSnapshot, replay_clock
 from itsm_tui.services.records import SlaClockRecord
-from itsm_tui.services.sla_summary import store_summary, summarise
+from itsm_tui.services.sla_summary import clock_state, store_summary, summarise
 from itsm_tui.services.tx import transaction
 from itsm_tui.store.models import (
     AuditEntry,
@@ -358,14 +358,7 @@ def clock_records(session: Session, incident: Incident, now: datetime) -> list[S
     ).all()
     records = []
     for clock, policy, calendar_row in rows:
-        state = ClockState(
-            started_at=clock.started_at,
-            target_seconds=clock.target_seconds,
-            paused_seconds=clock.paused_seconds,
-            paused_since=clock.paused_since,
-            stopped_at=clock.stopped_at,
-            cancelled=clock.stage == SlaStage.CANCELLED.value,
-        )
+        state = clock_state(clock)
         calendar = calendar_of(calendar_row)
         records.append(
             SlaClockRecord(
