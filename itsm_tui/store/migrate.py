@@ -65,8 +65,6 @@ def upgrade_to_head(engine: Engine) -> bool:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise RuntimeError(f"migration left dangling references: {broken[:5]}")
-                if applied:
-                    connection.exec_driver_sql("ANALYZE")  # fresh statistics for the planner
         finally:
             if sqlite:
                 _sqlite_foreign_keys(connection, on=True)
