@@ -406,3 +406,49 @@ def test_paging_an_upgraded_sqlite_desk_sees_every_incident_once(sqlite_url: str
             assert [r.number for p in reversed(back) for r in p.rows] == expected
     finally:
         database.dispose()
+
+
+def test_the_open_queue_walks_its_partial_index_without_sorting(
+    sqlite_url: str, clock: FixedClock
+) -> None:
+    """The default view must read `ix_incidents_queue_open` in order: SQLite only uses a
+    partial index when the query spells its predicate out (the states as literals), and only
+    has statistics to prefer it once the desk has been analysed on open."""
+    from sqlalchemy import event
+
+    from itsm_tui.services.directory import find_user
+
+    database = open_database(sqlite_url)
+    with database.session() as session:
+        desk = seed_directory(session, clock)
+        for n in range(30):
+            data = validate(incidents.IncidentCreate, title=f"T{n}", impact=2, urgency=2)
+            incidents.create_incident(session, desk["alice"], clock, data)
+    database.dispose()
+    database = open_database(sqlite_url)  # the first open with incidents analyses them
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "ORDER BY incidents.sla_due_at" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        with database.session() as session:
+            alice = find_user(session, "alice")
+            assert alice is not None
+            first = queue.fetch_page(session, alice, clock.now(), QueueFilter(), limit=5)
+            queue.fetch_page(session, alice, clock.now(), QueueFilter(), after=first.rows[-1].key)
+        event.remove(database.engine, "before_cursor_execute", capture)
+        for statement, parameters in statements:
+            with database.engine.connect() as connection:
+                plan = connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement,
+                    parameters,  # type: ignore[arg-type]
+                ).fetchall()
+            details = " | ".join(str(row[-1]) for row in plan)
+            assert "ix_incidents_queue_open" in details, details
+            assert "TEMP B-TREE" not in details, details
+        assert len(statements) == 2
+    finally:
+        database.dispose()
