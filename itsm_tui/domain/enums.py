@@ -87,3 +87,45 @@ class RecordType(StrEnum):
     CONFIG_ITEM = "config_item"
     CALENDAR = "calendar"
     SLA_POLICY = "sla_policy"
+    CHANGE = "change"
+    FREEZE_WINDOW = "freeze_window"
+
+
+class ChangeType(StrEnum):
+    STANDARD = "standard"  # pre-approved from a template
+    NORMAL = "normal"  # assessed and authorised by the change manager or CAB
+    EMERGENCY = "emergency"  # expedited: one change manager approval
+
+
+class ChangeState(StrEnum):
+    NEW = "new"
+    ASSESS = "assess"
+    AUTHORIZE = "authorize"
+    SCHEDULED = "scheduled"
+    IMPLEMENT = "implement"
+    REVIEW = "review"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (ChangeState.CLOSED, ChangeState.CANCELLED)
+
+
+class ChangeRisk(StrEnum):
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
+class ChangeOutcome(StrEnum):
+    SUCCESSFUL = "successful"
+    SUCCESSFUL_WITH_ISSUES = "successful_with_issues"
+    FAILED = "failed"
+    BACKED_OUT = "backed_out"
+
+
+class ApprovalDecision(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
