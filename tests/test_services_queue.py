@@ -421,9 +421,11 @@ def test_the_open_queue_walks_its_partial_index_without_sorting(
     database = open_database(sqlite_url)
     with database.session() as session:
         desk = seed_directory(session, clock)
-        for n in range(30):
+        for n in range(40):
             data = validate(incidents.IncidentCreate, title=f"T{n}", impact=2, urgency=2)
-            incidents.create_incident(session, desk["alice"], clock, data)
+            number = incidents.create_incident(session, desk["alice"], clock, data).number
+            if n % 5:  # most of a desk is history, as in real life
+                incidents.transition(session, desk["alice"], clock, number, "cancelled")
     database.dispose()
     database = open_database(sqlite_url)  # the first open with incidents analyses them
     statements: list[tuple[str, object]] = []

@@ -92,6 +92,11 @@ class ConfigItem(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("services.id"), nullable=False, index=True)
     )
     created_at: datetime = Field(sa_column=_utc(nullable=False))
+    # None: as critical as its service. Read by the change risk questionnaire.
+    criticality: str | None = Field(default=None, sa_column=Column(String(20)))
+    # Weekly maintenance windows: [weekday 0=Mon, "HH:MM", "HH:MM", zone]; changes to the CI
+    # planned outside all of them are a conflict. None or empty: no constraint.
+    maintenance: list[list[Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class NumberSequence(SQLModel, table=True):
@@ -182,6 +187,114 @@ class Incident(SQLModel, table=True):
     sla_breached: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    caused_by_change_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("changes.id"), index=True)
+    )
+
+
+_change_version = Column("version", Integer, nullable=False)
+
+
+class Change(SQLModel, table=True):
+    """A change request. Risk is the questionnaire's answer unless overridden with a reason;
+    `version` is optimistic locking, as on incidents."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        Index("ix_changes_state_start", "state", "planned_start"),
+        Index("ix_changes_window", "planned_start", "planned_end"),
+    )
+    __mapper_args__ = {"version_id_col": _change_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    justification: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    change_type: str = Field(sa_column=Column(String(20), nullable=False))
+    state: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    impact: int = Field(default=3, sa_column=Column(Integer, nullable=False))
+    risk: str = Field(sa_column=Column(String(20), nullable=False))
+    risk_override_reason: str | None = Field(default=None, sa_column=Column(Text))
+    outage_expected: bool = Field(default=False)
+    tested: bool = Field(default=True)
+    backout_possible: bool = Field(default=True)
+    service_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("services.id"), index=True)
+    )
+    planned_start: datetime | None = Field(default=None, sa_column=_utc())
+    planned_end: datetime | None = Field(default=None, sa_column=_utc())
+    implementation_plan: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    backout_plan: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    test_plan: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    requested_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"))
+    )
+    assignee_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"), index=True)
+    )
+    group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("groups.id"), index=True)
+    )
+    outcome: str | None = Field(default=None, sa_column=Column(String(30)))
+    review_notes: str | None = Field(default=None, sa_column=Column(Text))
+    opened_at: datetime = Field(sa_column=_utc(nullable=False))
+    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc())
+    version: int = Field(default=1, sa_column=_change_version)
+
+
+class ChangeConfigItem(SQLModel, table=True):
+    """The CIs a change touches (conflicts are found per CI)."""
+
+    __tablename__ = "change_config_items"
+
+    change_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("changes.id", ondelete="CASCADE"), primary_key=True)
+    )
+    ci_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("config_items.id"), primary_key=True, index=True)
+    )
+
+
+class ChangeApproval(SQLModel, table=True):
+    """One requested approver of a change and their decision (pending until they vote)."""
+
+    __tablename__ = "change_approvals"
+    __table_args__ = (
+        UniqueConstraint("change_id", "approver_id", name="uq_change_approvals_approver"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("changes.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    approver_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    decision: str = Field(default="pending", sa_column=Column(String(20), nullable=False))
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    requested_at: datetime = Field(sa_column=_utc(nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+class FreezeWindow(SQLModel, table=True):
+    """No changes in this window (globally, or for one service) without a justified override."""
+
+    __tablename__ = "freeze_windows"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    service_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("services.id"), index=True)
+    )
+    starts_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    ends_at: datetime = Field(sa_column=_utc(nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"))
+    )
+    created_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
 class SavedView(SQLModel, table=True):
