@@ -87,6 +87,8 @@ class IncidentQueueScreen(DeskScreen[None]):
         # Bumped by every change of the window; a read started before a change is dropped.
         self._version = 0
         self._fresh_pending = False
+        self._counting = False  # a count is running
+        self._count_again = False  # asked for while it ran
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="queue-filters")
@@ -266,16 +268,31 @@ class IncidentQueueScreen(DeskScreen[None]):
             table.set_rows(page.rows, has_before=False, has_after=page.more)
         self._window_status()
 
-    @work(thread=True, exclusive=True, group="queue-counts", exit_on_error=False)
     def load_counts(self) -> None:
-        """Counts come after the first paint, in their own worker: a text search over a
-        large desk counts slower than it pages."""
+        """Counts come after the rows, in their own worker: a text search over a large desk
+        counts slower than it pages. One count runs at a time; asks that arrive meanwhile
+        (a busy feed) fold into one more count when it finishes."""
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting, self._count_again = True, False
+        self._count(self.filter)
+
+    @work(thread=True, group="queue-counts", exit_on_error=False)
+    def _count(self, query: QueueFilter) -> None:
         app = desk(self.app)
-        query = self.filter
-        with app.database.session() as session:
-            counts = queue.count(session, app.actor, app.clock.now(), query)
-        if not get_current_worker().is_cancelled and query == self.filter:
+        try:
+            with app.database.session() as session:
+                counts = queue.count(session, app.actor, app.clock.now(), query)
+        finally:
+            self.app.call_from_thread(self._counted)
+        if query == self.filter:
             self.app.call_from_thread(self._show_counts, counts)
+
+    def _counted(self) -> None:
+        self._counting = False
+        if self._count_again:
+            self.load_counts()
 
     def _show_counts(self, counts: QueueCounts) -> None:
         self.counts = counts
@@ -290,6 +307,7 @@ class IncidentQueueScreen(DeskScreen[None]):
     def apply_filter(self, query: QueueFilter) -> None:
         self.filter = query
         self.counts = None
+        self._count_again = self._counting  # the running count is for the old filter
         self.show_filters()
         self.load_fresh()
 
