@@ -8,10 +8,9 @@ The rules are the domain's (`change_workflow`, `change_risk`, `change_approvals`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, time
+from typing import Any
 
-from pydantic import AfterValidator
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
@@ -47,6 +46,7 @@ from itsm_tui.services.directory import (
     user_by_username,
 )
 from itsm_tui.services.errors import (
+    Conflict,
     InvalidTransition,
     NotFound,
     PermissionDenied,
@@ -56,7 +56,7 @@ from itsm_tui.services.freeze_windows import conflict_windows
 from itsm_tui.services.history import journal, record_write
 from itsm_tui.services.numbers import next_number
 from itsm_tui.services.tx import transaction
-from itsm_tui.services.validation import Input, LongText, Name, Title, validate
+from itsm_tui.services.validation import AwareDateTime, Input, LongText, Name, Title, validate
 from itsm_tui.store.models import (
     Change,
     ChangeApproval,
@@ -69,15 +69,6 @@ from itsm_tui.store.models import (
 
 CHANGE_PREFIX = "CHG"
 DEFAULT_CAB_POLICY = CabPolicy()
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("give a time zone (e.g. 2026-03-02T22:00+00:00)")
-    return value
-
-
-AwareDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class ChangeCreate(Input):
@@ -369,8 +360,6 @@ class _Comment(Input):
 
 
 def _raise_stale(change: Change) -> None:
-    from itsm_tui.services.errors import Conflict
-
     raise Conflict(
         f"{change.number} was changed by someone else (now version {change.version}); reload"
     )
@@ -541,9 +530,7 @@ def _planned(session: Session, change: Change, state: str) -> conflicts.PlannedC
     )
 
 
-def _time(text: str) -> Any:
-    from datetime import time
-
+def _time(text: str) -> time:
     return time.fromisoformat(text)
 
 

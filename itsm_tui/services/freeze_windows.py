@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
@@ -21,19 +21,10 @@ from itsm_tui.services.directory import service_by_name
 from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
 from itsm_tui.services.history import record_write
 from itsm_tui.services.tx import transaction
-from itsm_tui.services.validation import Input, LongText, Name
+from itsm_tui.services.validation import AwareDateTime, Input, LongText, Name
 from itsm_tui.store.models import FreezeWindow, Service, User
 
 FREEZE_ROLES = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("give a time zone (e.g. 2026-12-20T00:00+00:00)")
-    return value
-
-
-AwareDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class FreezeCreate(Input):

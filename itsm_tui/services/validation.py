@@ -7,6 +7,7 @@ lone surrogates from undecodable bytes) or would break a one-line field (control
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -100,3 +101,13 @@ def describe_validation_error(error: Exception) -> str:
         message = item["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone (e.g. 2026-03-02T22:00+00:00)")
+    return value
+
+
+# An instant with its zone: a bare local time is ambiguous for anyone in another zone.
+AwareDateTime = Annotated[datetime, AfterValidator(_aware)]
