@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.commands import DeskCommandsProvider, IncidentNumberProvider
+from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.screens.pending import ChangesScreen, ProblemsScreen, SlaScreen
 from itsm_tui.services import directory, leases, notifications, saved_views
@@ -64,8 +65,13 @@ class ITSMApp(App[None]):
         evaluator_interval_s: float = sla_evaluator.DEFAULT_INTERVAL_S,
         auto_close_days: int = sla_evaluator.DEFAULT_AUTO_CLOSE_DAYS,
         feed_interval_s: float = POLL_INTERVAL_S,
+        timezone: str = "UTC",
+        cab_policy: CabPolicy | None = None,
     ) -> None:
         super().__init__()
+        # The desk's home zone (calendar days) and CAB quorums come from Settings.
+        self.timezone = timezone
+        self.cab_policy: CabPolicy = cab_policy or CabPolicy()
         self.clock: Clock = clock or SystemClock()
         self.database: Database = open_database(database_url)
         with self.database.session() as session:

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from itsm_tui import output
 from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.config import ConfigError, Settings, resolve_settings
+from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.domain.enums import (
     Criticality,
     HoldReason,
@@ -867,6 +868,12 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
     return _launch(settings.model_copy(update={"database_url": url}), clock)
 
 
+def cab_policy(settings: Settings) -> CabPolicy:
+    return CabPolicy(
+        moderate_quorum=settings.cab_moderate_quorum, high_quorum=settings.cab_high_quorum
+    )
+
+
 def _launch(settings: Settings, clock: Clock) -> int:
     database = _open(settings)
     try:
@@ -882,6 +889,8 @@ def _launch(settings: Settings, clock: Clock) -> int:
         username=settings.username,
         clock=clock,
         auto_close_days=settings.auto_close_days,
+        timezone=settings.timezone,
+        cab_policy=cab_policy(settings),
     ).run()
     return EXIT_OK
 

@@ -39,6 +39,8 @@ class FileConfig(BaseModel):
     user: str | None = None
     timezone: str | None = None
     auto_close_days: int | None = None
+    cab_moderate_quorum: int | None = None
+    cab_high_quorum: int | None = None
 
 
 class Settings(BaseModel):
@@ -52,6 +54,9 @@ class Settings(BaseModel):
     # Resolved incidents close after this many days (0: never); desk-wide, so the TUI's
     # in-process evaluator and `itsm worker` agree.
     auto_close_days: int = 7
+    # CAB approvals a normal change needs besides the change manager's, per risk (low: none).
+    cab_moderate_quorum: int = 1
+    cab_high_quorum: int = 2
 
 
 def data_dir() -> Path:
@@ -92,7 +97,8 @@ def load_file_config(path: Path | None = None) -> FileConfig:
         )
         raise ConfigError(
             f"cannot use {path}: {problems} "
-            "(allowed keys: database_url, user, timezone, auto_close_days)"
+            "(allowed keys: database_url, user, timezone, auto_close_days, cab_moderate_quorum, "
+            "cab_high_quorum)"
         ) from error
     except (tomllib.TOMLDecodeError, OSError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error
@@ -145,7 +151,24 @@ def resolve_settings(
         database_source=source,
         timezone=_valid_zone(timezone) if timezone else "UTC",
         auto_close_days=_auto_close_days(environ, from_file),
+        **_cab_quorums(from_file),
     )
+
+
+def _cab_quorums(from_file: Callable[[], FileConfig]) -> dict[str, int]:
+    """The desk's CAB quorums from config.toml; only read when the file is usable."""
+    try:
+        config = from_file()
+    except ConfigError:
+        return {}
+    moderate = 1 if config.cab_moderate_quorum is None else config.cab_moderate_quorum
+    high = 2 if config.cab_high_quorum is None else config.cab_high_quorum
+    if moderate < 0 or high < moderate:
+        raise ConfigError(
+            f"config.toml CAB quorums must be 0 or more with high >= moderate "
+            f"(cab_moderate_quorum={moderate}, cab_high_quorum={high})"
+        )
+    return {"cab_moderate_quorum": moderate, "cab_high_quorum": high}
 
 
 def _auto_close_days(environ: Mapping[str, str], from_file: Callable[[], FileConfig]) -> int:

@@ -336,3 +336,14 @@ def test_timezone_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITSM_TIMEZONE", "Mars/Base")
     with pytest.raises(ConfigError, match="unknown time zone"):
         resolve_settings()
+
+
+def test_cab_quorums_are_a_desk_setting() -> None:
+    settings = resolve_settings()
+    assert (settings.cab_moderate_quorum, settings.cab_high_quorum) == (1, 2)
+    write_config("cab_moderate_quorum = 2\ncab_high_quorum = 3\n")
+    settings = resolve_settings()
+    assert (settings.cab_moderate_quorum, settings.cab_high_quorum) == (2, 3)
+    write_config("cab_moderate_quorum = 3\ncab_high_quorum = 1\n")
+    with pytest.raises(ConfigError, match="high >= moderate"):
+        resolve_settings()

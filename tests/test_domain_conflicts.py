@@ -30,8 +30,10 @@ from itsm_tui.domain.conflicts import (
     Window,
     blocking,
     find_conflicts,
+    freeze_exempt,
+    unexcused,
 )
-from itsm_tui.domain.enums import ChangeState
+from itsm_tui.domain.enums import ChangeState, ChangeType
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -699,3 +701,17 @@ def test_every_occurrence_is_inside_its_maintenance_window(
             # A change a second longer than the occurrence fits in none.
             longer = Window(occurrence.start, occurrence.end + timedelta(seconds=1))
             assert not mw.contains(longer)
+
+
+def test_an_emergency_with_a_justification_runs_through_freezes_only() -> None:
+    window = Window(datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 2, 10, tzinfo=UTC))
+    freeze = Conflict(ConflictKind.FREEZE, "quarter-end", window, "freeze")
+    clash = Conflict(ConflictKind.SAME_CI, "CHG0000002", window, "same CI")
+    exempt = freeze_exempt(ChangeType.EMERGENCY, "payments down, fix cannot wait")
+    assert exempt is True
+    assert blocking([freeze], freeze_exempt=exempt) is False
+    assert blocking([freeze, clash], freeze_exempt=exempt) is True
+    assert unexcused([freeze, clash], freeze_exempt=exempt) == [clash]
+    assert freeze_exempt(ChangeType.EMERGENCY, "   ") is False
+    assert freeze_exempt(ChangeType.NORMAL, "important") is False
+    assert blocking([freeze], freeze_exempt=False) is True

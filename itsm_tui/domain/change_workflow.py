@@ -97,7 +97,7 @@ def check_change_transition(
     if target is C.NEW and current is C.AUTHORIZE and not facts.reason.strip():
         raise TransitionRefused("sending a change back to new needs the reason")
     if target is C.SCHEDULED:
-        _check_schedule(facts, now)
+        check_schedule(facts, now)
         if kind is not ChangeType.STANDARD and not facts.approved:
             raise TransitionRefused("scheduled needs the approvals its risk requires")
     if target is C.IMPLEMENT:
@@ -109,7 +109,8 @@ def check_change_transition(
         raise TransitionRefused("closed needs review notes")
 
 
-def _check_schedule(facts: ChangeFacts, now: datetime) -> None:
+def check_schedule(facts: ChangeFacts, now: datetime) -> None:
+    """A booked window: both ends, in order, starting in the future (also when it moves)."""
     start, end = facts.planned_start, facts.planned_end
     if start is None or end is None:
         raise TransitionRefused("scheduled needs a planned start and end")

@@ -34,6 +34,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from itsm_tui.domain.enums import ChangeType
+
 # The values of ChangeState.SCHEDULED and ChangeState.IMPLEMENT (a StrEnum compares equal).
 BOOKED_STATES: frozenset[str] = frozenset({"scheduled", "implement"})
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -295,9 +297,20 @@ def find_conflicts(
     return sorted(found, key=_sort_key)
 
 
-def blocking(conflicts: Iterable[Conflict]) -> bool:
+def blocking(conflicts: Iterable[Conflict], *, freeze_exempt: bool = False) -> bool:
     """True when the conflicts stop a change being scheduled without an override.
 
-    Today every conflict blocks; policy (e.g. letting a same-service clash through) goes here.
+    A freeze-exempt change (an emergency with a recorded justification, see
+    `freeze_exempt`) runs through freeze windows; every other conflict still blocks.
     """
-    return any(True for _ in conflicts)
+    return any(True for _ in unexcused(conflicts, freeze_exempt=freeze_exempt))
+
+
+def unexcused(conflicts: Iterable[Conflict], *, freeze_exempt: bool) -> list[Conflict]:
+    """The conflicts that still need a change manager's override."""
+    return [c for c in conflicts if not (freeze_exempt and c.kind is ConflictKind.FREEZE)]
+
+
+def freeze_exempt(kind: ChangeType, justification: str | None) -> bool:
+    """Only an emergency change that says why it cannot wait may run through a freeze."""
+    return kind is ChangeType.EMERGENCY and bool((justification or "").strip())

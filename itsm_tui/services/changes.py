@@ -7,6 +7,7 @@ The rules are the domain's (`change_workflow`, `change_risk`, `change_approvals`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -24,7 +25,11 @@ from itsm_tui.domain.change_approvals import (
     outcome,
 )
 from itsm_tui.domain.change_risk import RiskAnswers, effective_risk
-from itsm_tui.domain.change_workflow import ChangeFacts, check_change_transition
+from itsm_tui.domain.change_workflow import (
+    ChangeFacts,
+    check_change_transition,
+    check_schedule,
+)
 from itsm_tui.domain.enums import (
     ApprovalDecision,
     ChangeOutcome,
@@ -63,11 +68,13 @@ from itsm_tui.store.models import (
     ChangeConfigItem,
     ConfigItem,
     Group,
+    Incident,
     Service,
     User,
 )
 
 CHANGE_PREFIX = "CHG"
+NONE = "none"  # --assignee none / --group none / --service none: clear the reference
 DEFAULT_CAB_POLICY = CabPolicy()
 
 
@@ -91,6 +98,42 @@ class ChangeCreate(Input):
     test_plan: LongText = ""
     assignee: Name | None = None
     group: Name | None = None
+    freeze_justification: LongText = ""  # emergency changes only: why a freeze cannot stop it
+
+
+class ChangeUpdate(Input):
+    """Edits to a change; None leaves a field as it is. `assignee`/`group` "none" clears them.
+
+    Moving the window, CIs or service of a scheduled change checks the conflicts again (an
+    override needs a change manager and a `reason`); doing so in authorize restarts the
+    approvals, since the approvers agreed to something else.
+    """
+
+    title: Title | None = None
+    change_type: ChangeType | None = None
+    description: LongText | None = None
+    justification: LongText | None = None
+    service: Name | None = None
+    cis: tuple[Name, ...] | None = None
+    impact: Impact | None = None
+    outage_expected: bool | None = None
+    tested: bool | None = None
+    backout_possible: bool | None = None
+    risk_override: ChangeRisk | None = None
+    risk_override_reason: LongText | None = None
+    recompute_risk: bool = False  # drop an override and take the questionnaire's answer
+    planned_start: AwareDateTime | None = None
+    planned_end: AwareDateTime | None = None
+    implementation_plan: LongText | None = None
+    backout_plan: LongText | None = None
+    test_plan: LongText | None = None
+    assignee: Name | None = None
+    group: Name | None = None
+    outcome: ChangeOutcome | None = None
+    review_notes: LongText | None = None
+    freeze_justification: LongText | None = None
+    conflict_override: bool = False
+    reason: LongText = ""
 
 
 class ChangeMove(Input):
@@ -115,6 +158,17 @@ class ApprovalRecord:
 
 
 @dataclass(frozen=True)
+class CausedIncident:
+    """An incident that blames this change, as the post-implementation review lists it."""
+
+    number: str
+    title: str
+    priority: int
+    state: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
 class ChangeRecord:
     number: str
     title: str
@@ -132,6 +186,21 @@ class ChangeRecord:
     outcome: str | None
     version: int
     approvals: list[ApprovalRecord] = field(default_factory=list)
+    description: str = ""
+    justification: str = ""
+    implementation_plan: str = ""
+    backout_plan: str = ""
+    test_plan: str = ""
+    review_notes: str | None = None
+    risk_override_reason: str | None = None
+    outage_expected: bool = False
+    tested: bool = True
+    backout_possible: bool = True
+    freeze_justification: str | None = None
+    opened_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    caused_incidents: list[CausedIncident] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- reads
@@ -146,9 +215,20 @@ def list_changes(
     *,
     states: tuple[ChangeState, ...] = (),
     window: conflicts.Window | None = None,
+    service: str | None = None,
+    group: str | None = None,
+    assignee: str | None = None,
 ) -> list[ChangeRecord]:
-    """Changes by planned start; with `window`, those whose planned window overlaps it."""
+    """Changes by planned start; with `window`, those whose planned window overlaps it;
+    `service`, `group` and `assignee` narrow by name (an unknown name is refused)."""
     statement = select(Change)
+    if service:
+        statement = statement.where(Change.service_id == service_by_name(session, service).id)
+    if group:
+        statement = statement.where(Change.group_id == group_by_name(session, group).id)
+    if assignee:
+        user = user_by_username(session, assignee, what="assignee")
+        statement = statement.where(Change.assignee_id == user.id)
     if states:
         statement = statement.where(col(Change.state).in_([s.value for s in states]))
     if window is not None:
@@ -192,6 +272,7 @@ def create_change(session: Session, actor: User, clock: Clock, data: ChangeCreat
         except TransitionRefused as refused:
             raise ValidationFailed(str(refused)) from None
         _check_window(data.planned_start, data.planned_end)
+        _check_freeze_justification(data.change_type, data.freeze_justification)
         change = Change(
             number=next_number(session, CHANGE_PREFIX),
             title=data.title,
@@ -211,6 +292,7 @@ def create_change(session: Session, actor: User, clock: Clock, data: ChangeCreat
             implementation_plan=data.implementation_plan,
             backout_plan=data.backout_plan,
             test_plan=data.test_plan,
+            freeze_justification=data.freeze_justification or None,
             requested_by_id=actor.id,
             assignee_id=assignee.id if assignee else None,
             group_id=group.id if group else None,
@@ -283,6 +365,199 @@ def move_change(
     return after
 
 
+EDITABLE_IN: dict[ChangeState, frozenset[str] | None] = {
+    # None: every field. Later states narrow to what can still honestly change.
+    ChangeState.NEW: None,
+    ChangeState.ASSESS: None,
+    ChangeState.AUTHORIZE: None,
+    ChangeState.SCHEDULED: None,
+    ChangeState.IMPLEMENT: frozenset(
+        {
+            "description",
+            "planned_end",
+            "implementation_plan",
+            "backout_plan",
+            "test_plan",
+            "assignee",
+            "group",
+            "outcome",
+            "review_notes",
+        }
+    ),
+    ChangeState.REVIEW: frozenset({"description", "outcome", "review_notes"}),
+    ChangeState.CLOSED: frozenset(),
+    ChangeState.CANCELLED: frozenset(),
+}
+# Edits that change what was approved or booked.
+MATERIAL = frozenset({"planned_start", "planned_end", "cis", "service", "change_type"})
+RISK_INPUTS = frozenset({"cis", "service", "outage_expected", "tested", "backout_possible"})
+
+
+def update_change(
+    session: Session,
+    actor: User,
+    clock: Clock,
+    number: str,
+    data: ChangeUpdate,
+    *,
+    expect_version: int | None = None,
+    policy: CabPolicy = DEFAULT_CAB_POLICY,
+) -> ChangeRecord:
+    """Edit a change in one transaction, refusing stale writes (`expect_version`).
+
+    Risk follows the questionnaire unless overridden with a reason. A scheduled change whose
+    window, CIs or service move is checked for conflicts again; in authorize such an edit
+    restarts the approvals. The change type only changes while the change is new.
+    """
+    given = {
+        name
+        for name in data.model_fields_set
+        if getattr(data, name) is not None
+        and name not in {"conflict_override", "reason", "recompute_risk"}
+    }
+    if not given and not data.recompute_risk:
+        raise ValidationFailed(f"nothing to change on {number}; give at least one field")
+    now = clock.now()
+    with transaction(session):
+        actor = reload_actor(session, actor)
+        if Role(actor.role) is Role.VIEWER:
+            raise PermissionDenied("viewers have read-only access")
+        change = _load(session, number, for_update=True)
+        if expect_version is not None and change.version != expect_version:
+            _raise_stale(change)
+        state = ChangeState(change.state)
+        allowed = EDITABLE_IN[state]
+        if allowed is not None and (refused := sorted(given - allowed)):
+            if not allowed:
+                raise InvalidTransition(
+                    f"{change.number} is {state.value}; it can no longer change"
+                )
+            raise InvalidTransition(
+                f"{change.number} is {state.value}; only {', '.join(sorted(allowed))} can "
+                f"change now, not {', '.join(refused)}"
+            )
+        if "change_type" in given and state is not ChangeState.NEW:
+            raise InvalidTransition(
+                f"{change.number} is {state.value}; the change type is fixed once it leaves new"
+            )
+        before = _record(session, change)
+        with session.no_autoflush:
+            _apply_update(session, change, data, given)
+            if (given & RISK_INPUTS or data.recompute_risk or "risk_override" in given) and (
+                allowed is None
+            ):
+                _rerate(session, change, data)
+            _check_window(change.planned_start, change.planned_end)
+            _check_freeze_justification(ChangeType(change.change_type), change.freeze_justification)
+        material = bool(given & MATERIAL) or before.risk != change.risk
+        if material and state in (ChangeState.SCHEDULED, ChangeState.IMPLEMENT):
+            if state is ChangeState.SCHEDULED:
+                facts = _facts(session, change, ChangeMove(state=ChangeState.SCHEDULED), policy)
+                try:
+                    check_schedule(facts, now)
+                except TransitionRefused as refused:
+                    raise InvalidTransition(f"{change.number}: {refused}") from None
+            move = ChangeMove(
+                state=state, conflict_override=data.conflict_override, reason=data.reason
+            )
+            session.flush()
+            _check_conflicts(session, change, actor, move, now)
+        if material and state is ChangeState.AUTHORIZE and _has_votes(session, change):
+            _reset_votes(session, change)
+            _journal(session, change, actor, now, "Plan changed in authorize: approvals restarted")
+        change.updated_at = now
+        session.add(change)
+        session.flush()
+        if data.reason.strip():
+            _journal(session, change, actor, now, data.reason)
+        after = _record(session, change)
+        _audit(session, change, actor, now, "update", _snapshot_changes(before, after))
+    return after
+
+
+def _apply_update(session: Session, change: Change, data: ChangeUpdate, given: set[str]) -> None:
+    for name in (
+        "title",
+        "description",
+        "justification",
+        "implementation_plan",
+        "backout_plan",
+        "test_plan",
+        "outage_expected",
+        "tested",
+        "backout_possible",
+        "planned_start",
+        "planned_end",
+        "review_notes",
+    ):
+        if name in given:
+            setattr(change, name, getattr(data, name))
+    if "change_type" in given:
+        change.change_type = ChangeType(data.change_type).value
+    if "impact" in given:
+        change.impact = int(data.impact)  # type: ignore[arg-type]
+    if "outcome" in given:
+        change.outcome = ChangeOutcome(data.outcome).value
+    if "freeze_justification" in given:
+        change.freeze_justification = data.freeze_justification or None
+    if "service" in given:
+        change.service_id = _optional_id(
+            data.service, lambda name: service_by_name(session, name).id
+        )
+    if "group" in given:
+        change.group_id = _optional_id(data.group, lambda name: group_by_name(session, name).id)
+    if "assignee" in given:
+        change.assignee_id = _optional_id(
+            data.assignee, lambda name: user_by_username(session, name, what="assignee").id
+        )
+    if "cis" in given:
+        assert change.id is not None and data.cis is not None
+        cis = [ci_by_name(session, name) for name in dict.fromkeys(data.cis)]
+        for row in session.exec(
+            select(ChangeConfigItem).where(ChangeConfigItem.change_id == change.id)
+        ).all():
+            session.delete(row)
+        for ci in cis:
+            session.add(ChangeConfigItem(change_id=change.id, ci_id=ci.id))
+        if change.service_id is None and cis:
+            change.service_id = cis[0].service_id
+
+
+def _optional_id(name: str | None, resolve: Callable[[str], int | None]) -> int | None:
+    if name is None or name.strip().lower() == NONE:
+        return None
+    return resolve(name)
+
+
+def _rerate(session: Session, change: Change, data: ChangeUpdate) -> None:
+    """Risk again from the questionnaire, keeping a standing override unless told not to."""
+    if data.cis is not None:
+        cis = [ci_by_name(session, name) for name in data.cis]
+    else:
+        cis = list(
+            session.exec(
+                select(ConfigItem)
+                .join(ChangeConfigItem, col(ChangeConfigItem.ci_id) == col(ConfigItem.id))
+                .where(ChangeConfigItem.change_id == change.id)
+            ).all()
+        )
+    service = session.get(Service, change.service_id) if change.service_id else None
+    answers = RiskAnswers(
+        ci_criticality=_criticality(session, cis, service),
+        outage_expected=change.outage_expected,
+        tested=change.tested,
+        backout_possible=change.backout_possible,
+    )
+    override, reason = data.risk_override, data.risk_override_reason or ""
+    if override is None and change.risk_override_reason and not data.recompute_risk:
+        override, reason = ChangeRisk(change.risk), change.risk_override_reason
+    try:
+        change.risk = effective_risk(answers, override, reason).value
+    except TransitionRefused as refused:
+        raise ValidationFailed(str(refused)) from None
+    change.risk_override_reason = reason.strip() or None if override is not None else None
+
+
 def vote(
     session: Session,
     actor: User,
@@ -334,7 +609,12 @@ def vote(
         if state is ApprovalDecision.REJECTED:
             change.state = ChangeState.NEW.value
             _clear_votes(session, change)
-        elif state is ApprovalDecision.APPROVED and not _conflicts(session, change):
+        elif state is ApprovalDecision.APPROVED and (
+            blockers := _excuse_freezes(session, change, actor, now, _conflicts(session, change))
+        ):
+            listed = "; ".join(c.detail for c in blockers)
+            _journal(session, change, actor, now, f"Approved, but conflicts block it: {listed}")
+        elif state is ApprovalDecision.APPROVED:
             facts = _facts(session, change, ChangeMove(state=ChangeState.SCHEDULED), policy)
             try:
                 kind = ChangeType(change.change_type)
@@ -457,6 +737,29 @@ def _request_approvals(
         session.add(ChangeApproval(change_id=change.id, approver_id=user.id, requested_at=now))
 
 
+def _has_votes(session: Session, change: Change) -> bool:
+    return any(
+        row.decision != ApprovalDecision.PENDING.value
+        for row in session.exec(
+            select(ChangeApproval).where(ChangeApproval.change_id == change.id)
+        ).all()
+    )
+
+
+def _reset_votes(session: Session, change: Change) -> None:
+    """The same approvers are asked again: their earlier votes were on another plan."""
+    for row in session.exec(select(ChangeApproval).where(ChangeApproval.change_id == change.id)):
+        row.decision, row.comment, row.decided_at = ApprovalDecision.PENDING.value, None, None
+        session.add(row)
+
+
+def _check_freeze_justification(kind: ChangeType, justification: str | None) -> None:
+    if (justification or "").strip() and kind is not ChangeType.EMERGENCY:
+        raise ValidationFailed(
+            "only emergency changes may run through a freeze; drop the freeze justification"
+        )
+
+
 def _clear_votes(session: Session, change: Change) -> None:
     """A change sent back starts its approvals afresh next time."""
     for row in session.exec(select(ChangeApproval).where(ChangeApproval.change_id == change.id)):
@@ -493,11 +796,40 @@ def _conflicts(session: Session, change: Change) -> list[conflicts.Conflict]:
     return conflicts.find_conflicts(mine, others, conflict_windows(session, window), maintenance)
 
 
+def _excuse_freezes(
+    session: Session,
+    change: Change,
+    actor: User,
+    now: datetime,
+    found: list[conflicts.Conflict],
+) -> list[conflicts.Conflict]:
+    """Drop the freezes an emergency change is justified to run through, journaling that it
+    does; what is left still blocks."""
+    exempt = conflicts.freeze_exempt(ChangeType(change.change_type), change.freeze_justification)
+    frozen = [c for c in found if c.kind is conflicts.ConflictKind.FREEZE]
+    if exempt and frozen:
+        names = ", ".join(sorted({c.with_record or "" for c in frozen}))
+        _journal(
+            session,
+            change,
+            actor,
+            now,
+            f"Emergency change runs through freeze {names}: {change.freeze_justification}",
+        )
+    return conflicts.unexcused(found, freeze_exempt=exempt)
+
+
+def _blocking(session: Session, change: Change) -> bool:
+    exempt = conflicts.freeze_exempt(ChangeType(change.change_type), change.freeze_justification)
+    return conflicts.blocking(_conflicts(session, change), freeze_exempt=exempt)
+
+
 def _check_conflicts(
     session: Session, change: Change, actor: User, move: ChangeMove, now: datetime
 ) -> None:
     found = _conflicts(session, change)
-    if not conflicts.blocking(found):
+    found = _excuse_freezes(session, change, actor, now, found)
+    if not found:
         return
     listed = "; ".join(c.detail for c in found)
     if not move.conflict_override:
@@ -574,6 +906,28 @@ def _record(session: Session, change: Change) -> ChangeRecord:
         outcome=change.outcome,
         version=change.version,
         approvals=approvals,
+        description=change.description,
+        justification=change.justification,
+        implementation_plan=change.implementation_plan,
+        backout_plan=change.backout_plan,
+        test_plan=change.test_plan,
+        review_notes=change.review_notes,
+        risk_override_reason=change.risk_override_reason,
+        outage_expected=change.outage_expected,
+        tested=change.tested,
+        backout_possible=change.backout_possible,
+        freeze_justification=change.freeze_justification,
+        opened_at=change.opened_at,
+        updated_at=change.updated_at,
+        closed_at=change.closed_at,
+        caused_incidents=[
+            CausedIncident(i.number, i.title, i.priority, i.state, i.opened_at)
+            for i in session.exec(
+                select(Incident)
+                .where(Incident.caused_by_change_id == change.id)
+                .order_by(col(Incident.opened_at), col(Incident.id))
+            ).all()
+        ],
     )
 
 
@@ -590,6 +944,13 @@ AUDITED = (
     "assignee",
     "group",
     "outcome",
+    "description",
+    "justification",
+    "implementation_plan",
+    "backout_plan",
+    "test_plan",
+    "review_notes",
+    "freeze_justification",
 )
 
 

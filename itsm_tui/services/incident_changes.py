@@ -48,6 +48,7 @@ from itsm_tui.services.incident_views import audited_fields
 from itsm_tui.services.slas import sync_clocks
 from itsm_tui.services.validation import validate
 from itsm_tui.store.models import (
+    Change,
     ConfigItem,
     Group,
     Incident,
@@ -146,6 +147,7 @@ def apply_changes(
                 "category",
                 "impact",
                 "urgency",
+                "caused_by",
             )
         )
         assignment = changes.assignee is not None or changes.group is not None
@@ -211,6 +213,9 @@ def apply_changes(
         check_ci_belongs(
             refs.ci, session.get(Service, incident.service_id) if incident.service_id else None
         )
+
+        if changes.caused_by is not None:
+            incident.caused_by_change_id = _causing_change_id(session, changes.caused_by)
 
         # Assignment
         if refs.group is not None:
@@ -281,6 +286,18 @@ def apply_changes(
         )
     if diff.keys() & SLA_FIELDS:
         sync_clocks(session, incident, now)
+
+
+def _causing_change_id(session: Session, number: str) -> int | None:
+    """The change an incident blames, by number; "none" clears the link."""
+    if number.strip().lower() == UNASSIGNED:
+        return None
+    change_id = session.exec(
+        select(Change.id).where(Change.number == number.strip().upper())
+    ).first()
+    if change_id is None:
+        raise ValidationFailed(f"no change {number} to link as the cause")
+    return change_id
 
 
 def _apply_state(

@@ -46,7 +46,8 @@ class IncidentCreate(Input):
 class IncidentChanges(Input):
     """Everything `update` may change in one go; None means leave as is.
 
-    `assignee="none"` clears the assignee. `reason` is journaled and is required for a reopen.
+    `assignee="none"` clears the assignee and `caused_by="none"` the causing change.
+    `reason` is journaled and is required for a reopen.
     """
 
     title: Title | None = None
@@ -64,6 +65,7 @@ class IncidentChanges(Input):
     assignee: Name | None = None
     group: Name | None = None
     major: bool | None = None
+    caused_by: Name | None = None  # change number; "none" clears the link
     reason: LongText | None = None
 
 

@@ -13,6 +13,7 @@ from itsm_tui.domain.enums import RecordType
 from itsm_tui.services.records import AuditRecord, IncidentRecord, JournalRecord
 from itsm_tui.store.models import (
     AuditEntry,
+    Change,
     ConfigItem,
     Group,
     Incident,
@@ -45,6 +46,7 @@ def audited_fields(session: Session, incident: Incident) -> dict[str, object]:
         "responded_at": incident.responded_at,
         "resolved_at": incident.resolved_at,
         "closed_at": incident.closed_at,
+        "caused_by": names.changes.get(incident.caused_by_change_id),
     }
 
 
@@ -56,6 +58,7 @@ class _Names:
     services: dict[int | None, str]
     cis: dict[int | None, str]
     incidents: dict[int | None, str]
+    changes: dict[int | None, str]
 
 
 def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
@@ -74,6 +77,7 @@ def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
         ids("ci_id"),
         ids("parent_id"),
     )
+    change_ids = ids("caused_by_change_id")
     return _Names(
         users={u.id: u.username for u in users},
         user_display={u.id: u.display_name for u in users},
@@ -103,6 +107,13 @@ def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
         )
         if parent_ids
         else {},
+        changes=dict(
+            session.exec(
+                select(Change.id, Change.number).where(col(Change.id).in_(change_ids))
+            ).all()
+        )
+        if change_ids
+        else {},
     )
 
 
@@ -122,6 +133,7 @@ def _names_of_one(session: Session, incident: Incident) -> _Names:
         services=name(Service, incident.service_id),
         cis=name(ConfigItem, incident.ci_id),
         incidents=name(Incident, incident.parent_id, "number"),
+        changes=name(Change, incident.caused_by_change_id, "number"),
     )
 
 
@@ -161,6 +173,7 @@ def _to_record(incident: Incident, names: _Names) -> IncidentRecord:
         closed_at=incident.closed_at,
         resolution_code=incident.resolution_code,
         resolution_notes=incident.resolution_notes,
+        caused_by=names.changes.get(incident.caused_by_change_id),
         version=incident.version,
     )
 

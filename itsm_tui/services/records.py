@@ -65,6 +65,7 @@ class IncidentRecord(Record):
     closed_at: datetime | None
     resolution_code: str | None
     resolution_notes: str | None
+    caused_by: str | None = None  # the change that caused it (CHG number)
     version: int
 
 

@@ -238,6 +238,8 @@ class Change(SQLModel, table=True):
     )
     outcome: str | None = Field(default=None, sa_column=Column(String(30)))
     review_notes: str | None = Field(default=None, sa_column=Column(Text))
+    # Why an emergency change may run through a freeze window; without it a freeze blocks.
+    freeze_justification: str | None = Field(default=None, sa_column=Column(Text))
     opened_at: datetime = Field(sa_column=_utc(nullable=False))
     updated_at: datetime = Field(sa_column=_utc(nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=_utc())
