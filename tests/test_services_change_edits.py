@@ -202,3 +202,22 @@ def test_changes_list_by_service_group_and_assignee(desk: Desk) -> None:
     assert [c.number for c in changes.list_changes(desk.session, assignee="bob")] == [mail]
     with pytest.raises(ValidationFailed, match="unknown service 'Nope'"):
         changes.list_changes(desk.session, service="Nope")
+
+
+def test_scheduling_can_book_the_window_in_the_same_step(desk: Desk) -> None:
+    number = _new(desk, change_type="standard", planned_start=None, planned_end=None)
+    with pytest.raises(InvalidTransition, match="planned start and end"):
+        _move(desk, "alice", number, "scheduled")
+    start = desk.clock.now() + timedelta(days=2)
+    with pytest.raises(ValidationFailed, match="before the planned end"):
+        _move(desk, "alice", number, "scheduled", planned_start=start, planned_end=start)
+    assert changes.get_change(desk.session, number).planned_start is None  # nothing written
+    record = _move(
+        desk,
+        "alice",
+        number,
+        "scheduled",
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    assert (record.state, record.planned_start) == ("scheduled", start)

@@ -146,6 +146,9 @@ class ChangeMove(Input):
     window_override: bool = False
     conflict_override: bool = False  # schedule over conflicts (change managers, with reason)
     approvers: tuple[Name, ...] = ()  # CAB members to ask, entering authorize
+    # Book (or move) the window in the same step, e.g. `itsm change schedule --start --end`.
+    planned_start: AwareDateTime | None = None
+    planned_end: AwareDateTime | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +338,10 @@ def move_change(
         before = _record(session, change)
         kind = ChangeType(change.change_type)
         current, target = ChangeState(change.state), move.state
+        if move.planned_start is not None or move.planned_end is not None:
+            change.planned_start = move.planned_start or change.planned_start
+            change.planned_end = move.planned_end or change.planned_end
+            _check_window(change.planned_start, change.planned_end)
         facts = _facts(session, change, move, policy)
         try:
             check_change_transition(kind, current, target, facts, now)
