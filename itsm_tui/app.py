@@ -22,7 +22,8 @@ from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.commands import DeskCommandsProvider, IncidentNumberProvider
 from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.screens.incident_queue import IncidentQueueScreen
-from itsm_tui.screens.pending import ChangesScreen, ProblemsScreen, SlaScreen
+from itsm_tui.screens.change_calendar import ChangeCalendarScreen
+from itsm_tui.screens.pending import ProblemsScreen, SlaScreen
 from itsm_tui.services import directory, leases, notifications, saved_views
 from itsm_tui.services.queue import QueueFilter
 from itsm_tui.services.records import NotificationRecord
@@ -36,9 +37,9 @@ class ITSMApp(App[None]):
     # All styling lives in tcss files, one per feature, loaded in name order.
     CSS_PATH = sorted(str(path) for path in (Path(__file__).parent / "styles").glob("*.tcss"))
     TITLE = "itsm-tui"
-    MODES: ClassVar[dict[str, type[IncidentQueueScreen] | type[ChangesScreen]]] = {  # type: ignore[assignment]
+    MODES: ClassVar[dict[str, type[IncidentQueueScreen] | type[ChangeCalendarScreen]]] = {  # type: ignore[assignment]
         "incidents": IncidentQueueScreen,
-        "changes": ChangesScreen,
+        "changes": ChangeCalendarScreen,
         "problems": ProblemsScreen,
         "sla": SlaScreen,
     }

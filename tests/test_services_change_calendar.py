@@ -71,6 +71,14 @@ def test_a_period_lists_changes_by_day_with_freezes_and_conflicts(desk: Desk) ->
     clash = _change(desk, _at(4, 1), 2, user="bob")  # same CI, overlaps the booked one
     vpn = _change(desk, _at(6, 10), 1, cis=("vpn-gw-01",), group="Network")
     _change(desk, _at(20, 10), 1)  # another week
+    urgent = _change(
+        desk,
+        _at(7, 8),
+        1,
+        cis=("vpn-gw-01",),
+        change_type="emergency",
+        freeze_justification="exploit in the wild",
+    )
     freeze = validate(
         freeze_windows.FreezeCreate,
         name="Quarter close",
@@ -81,13 +89,13 @@ def test_a_period_lists_changes_by_day_with_freezes_and_conflicts(desk: Desk) ->
     freeze_windows.add_freeze(desk.session, desk["carl"], desk.clock, freeze)
 
     week = cal.load_period(desk.session, date(2026, 3, 2), date(2026, 3, 8), "UTC")
-    assert [c.number for c in week.changes] == [booked, clash, vpn]
+    assert [c.number for c in week.changes] == [booked, clash, vpn, urgent]
     assert [c.number for c in week.changes_on(date(2026, 3, 4))] == [booked, clash]
     assert week.changes_on(date(2026, 3, 5)) == ()
     flags = {c.number: [k.kind.value for k in c.conflicts] for c in week.changes}
     # The booked one holds its window; the newcomer clashes with it; the VPN change sits in
-    # the freeze. A change already booked is checked as well (here it clashes with nothing).
-    assert flags == {booked: [], clash: ["same_ci"], vpn: ["freeze"]}
+    # the freeze, which a justified emergency may run through.
+    assert flags == {booked: [], clash: ["same_ci"], vpn: ["freeze"], urgent: []}
     assert [(f.name, f.days) for f in week.freezes] == [
         ("Quarter close", (date(2026, 3, 6), date(2026, 3, 7)))
     ]
@@ -102,7 +110,7 @@ def test_a_period_lists_changes_by_day_with_freezes_and_conflicts(desk: Desk) ->
     by_group = cal.load_period(
         desk.session, date(2026, 3, 2), date(2026, 3, 8), "UTC", cal.CalendarFilter(group="Network")
     )
-    assert [c.number for c in by_group.changes] == [vpn]
+    assert [c.number for c in by_group.changes] == [vpn]  # the emergency has no group
     assert by_group.changes[0].conflicted  # the freeze still applies under a filter
     by_service = cal.CalendarFilter(service="Email", states=(ChangeState.NEW,))
     assert by_service.chips() == ["service: Email", "state: new"]

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, col, select
 
 from itsm_tui.domain import conflicts
-from itsm_tui.domain.enums import ChangeState
+from itsm_tui.domain.enums import ChangeState, ChangeType
 from itsm_tui.services import changes, freeze_windows
 from itsm_tui.services.changes import ChangeRecord
 from itsm_tui.services.errors import ValidationFailed
@@ -64,22 +64,16 @@ class CalendarFilter:
     def with_(self, **values: object) -> CalendarFilter:
         return replace(self, **values)  # type: ignore[arg-type]
 
-    def matches(self, record: ChangeRecord) -> bool:
-        return (
-            (self.service is None or record.service == self.service)
-            and (self.group is None or record.group == self.group)
-            and (not self.states or record.state in self.states)
-        )
-
 
 @dataclass(frozen=True)
 class CalendarChange:
     """One change on the calendar: its record, what it clashes with, the local days it
-    touches inside the loaded span."""
+    touches inside the loaded span and the local day it starts (maybe before the span)."""
 
     record: ChangeRecord
     conflicts: tuple[conflicts.Conflict, ...]
     days: tuple[date, ...]
+    first_day: date
 
     @property
     def number(self) -> str:
@@ -200,18 +194,16 @@ def load_period(
     """The changes and freezes of local days `first`..`last` in `zone`, conflicts marked."""
     query = query or CalendarFilter()
     span = day_window(first, last, zone)
-    # TODO(lead): pass service=/group= to list_changes once it takes them; filtered here now.
-    records = [
-        record
-        for record in changes.list_changes(session, states=query.states, window=span)
-        if query.matches(record)
-    ]
+    records = changes.list_changes(
+        session, states=query.states, window=span, service=query.service, group=query.group
+    )
     found = _conflicts(session, [r for r in records if r.state in CONFLICT_STATES])
     entries = tuple(
         CalendarChange(
             record=record,
             conflicts=tuple(found.get(record.number, ())),
             days=_clipped(record.planned_start, record.planned_end, zone, first, last),
+            first_day=record.planned_start.astimezone(zone_of(zone)).date(),
         )
         for record in records
         if record.planned_start is not None and record.planned_end is not None
@@ -246,9 +238,16 @@ def _clipped(
 def _conflicts(
     session: Session, candidates: list[ChangeRecord]
 ) -> dict[str, list[conflicts.Conflict]]:
-    """Each candidate's conflicts, as `changes.change_conflicts` would list them, from one
-    read of the booked changes, freezes and maintenance windows around all of them."""
+    """Each candidate's conflicts still needing an override (a justified emergency runs
+    through freezes), as the change service finds them, from one read of the booked changes,
+    freezes and maintenance windows around all of them."""
     planned = [_planned(record) for record in candidates]
+    exempt = {
+        record.number: conflicts.freeze_exempt(
+            ChangeType(record.change_type), record.freeze_justification
+        )
+        for record in candidates
+    }
     mine = [p for p in planned if p is not None]
     if not mine:
         return {}
@@ -269,6 +268,7 @@ def _conflicts(
             [f for f in freezes if f.window.overlaps(change.window)],
             {ci: maintenance[ci] for ci in change.cis if ci in maintenance},
         )
+        listed = conflicts.unexcused(listed, freeze_exempt=exempt[change.number])
         if listed:
             found[change.number] = listed
     return found
