@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
@@ -128,8 +128,9 @@ class CalendarFilterDialog(ModalScreen[CalendarFilter | None]):
                 ),
                 id="calendar-filter-states",
             )
-            yield Select[str]([], prompt="Any service", id="calendar-filter-service")
-            yield Select[str]([], prompt="Any group", id="calendar-filter-group")
+            with Horizontal(id="calendar-filter-selects"):
+                yield Select[str]([], prompt="Any service", id="calendar-filter-service")
+                yield Select[str]([], prompt="Any group", id="calendar-filter-group")
 
     def on_mount(self) -> None:
         self.query_one("#calendar-filter-states").border_title = "States (none = all)"

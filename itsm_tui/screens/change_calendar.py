@@ -130,6 +130,14 @@ class ChangeCalendarScreen(DeskScreen[None]):
             line.append(f" {self.selected:%B %Y} ", style="bold")
             line.append(f"· {self.view} ")
         line.append(f"· {self.zone} ", style="dim")
+        period = self.period
+        if period is not None and (period.first, period.last) == self.span():
+            shown = period.changes
+            clashes = sum(1 for entry in shown if entry.conflicted)
+            line.append(f"· {len(shown)} change{'' if len(shown) == 1 else 's'}")
+            if clashes:
+                line.append(f", {clashes} with clashes", style="bold")
+            line.append(" ")
         for chip in self.filter.chips():
             line.append(" ")
             line.append(f" {printable(chip)} ", style="reverse")
