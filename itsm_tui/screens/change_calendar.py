@@ -283,7 +283,7 @@ class ChangeCalendarScreen(DeskScreen[None]):
     def open_change(self, number: str) -> None:
         opener = getattr(self.app, "open_change", None)
         if opener is None:
-            self.notify(f"{number}: the change detail screen is not available yet.")
+            self.notify(f"{number}: the change detail screen is not available yet.", markup=False)
             return
         opener(number)
 
