@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     major.add_argument("--major", dest="major", action="store_true", default=None)
     major.add_argument("--no-major", dest="major", action="store_false")
     sub.add_argument("--reason", metavar="TEXT", help="journaled; required to reopen")
+    sub.add_argument("--caused-by", metavar="CHG|none", help="the change that caused it")
     sub.add_argument("--expect-version", type=int, metavar="V")
 
     sub = command(incident, "note", cmd_incident_note, "add a work note (or --comment)")
@@ -281,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--reason", required=True)
     sub.add_argument("--to-group", metavar="G", help="default: the group's escalation group")
     sub.add_argument("--expect-version", type=int, metavar="V")
+
+    from itsm_tui import cli_changes  # imports this module, so only once it is loaded
+
+    cli_changes.register(commands, command)
     return parser
 
 
@@ -722,6 +727,7 @@ def cmd_incident_update(ctx: Context) -> int:
             resolution_code=a.resolution_code,
             resolution_notes=a.resolution_notes,
             major=a.major,
+            caused_by=a.caused_by,
             reason=a.reason,
         ),
     )
