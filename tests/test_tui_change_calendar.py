@@ -25,7 +25,7 @@ async def test_the_calendar_by_keys(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'itsm.sqlite'}"
     seed_calendar(url)
     clock = FixedClock(SNAPSHOT_TIME)
-    app = app_for(url, clock, "carl", feed_interval_s=0.05)
+    app = app_for(url, clock, "carl")
     opened: list[str] = []
     app.open_change = opened.append  # type: ignore[attr-defined]
     async with app.run_test(size=(80, 24)) as pilot:
