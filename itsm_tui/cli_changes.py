@@ -156,7 +156,7 @@ def _field_flags(sub: argparse.ArgumentParser, *, creating: bool) -> None:
     sub.add_argument("--implementation-plan", metavar="TEXT")
     sub.add_argument("--backout-plan", metavar="TEXT")
     sub.add_argument("--test-plan", metavar="TEXT")
-    sub.add_argument("--assignee", metavar="U" if creating else "U|none")
+    sub.add_argument("--assignee", metavar="U|me" if creating else "U|me|none")
     sub.add_argument("--group", metavar="G" if creating else "G|none")
     sub.add_argument("--freeze-justification", metavar="TEXT", help="emergency changes only")
 
@@ -216,8 +216,14 @@ def _names(values: Sequence[str] | None) -> tuple[str, ...] | None:
     return () if [n.lower() for n in names] == [changes.NONE] else names
 
 
-def _field_values(a: argparse.Namespace) -> dict[str, Any]:
+def _me(ctx: Context, name: str | None) -> str | None:
+    """`--assignee me` is the acting user, as in the incident commands."""
+    return ctx.actor.username if name is not None and name.strip().lower() == "me" else name
+
+
+def _field_values(ctx: Context) -> dict[str, Any]:
     """The field flags that were given, named as the service inputs name them."""
+    a = ctx.args
     values = _given(
         title=a.title,
         change_type=a.change_type,
@@ -236,7 +242,7 @@ def _field_values(a: argparse.Namespace) -> dict[str, Any]:
         implementation_plan=a.implementation_plan,
         backout_plan=a.backout_plan,
         test_plan=a.test_plan,
-        assignee=a.assignee,
+        assignee=_me(ctx, a.assignee),
         group=a.group,
         freeze_justification=a.freeze_justification,
     )
@@ -274,7 +280,7 @@ def _emit(ctx: Context, human: str, data: Any) -> None:
 
 
 def cmd_change_new(ctx: Context) -> int:
-    data = validate(changes.ChangeCreate, **_field_values(ctx.args))
+    data = validate(changes.ChangeCreate, **_field_values(ctx))
     record = changes.create_change(ctx.session, ctx.actor, ctx.clock, data)
     _emit(
         ctx,
@@ -287,16 +293,15 @@ def cmd_change_new(ctx: Context) -> int:
 
 def cmd_change_list(ctx: Context) -> int:
     a = ctx.args
-    actor = ctx.actor  # only known users may read
+    _ = ctx.actor  # only known users may read
     states = tuple(ChangeState(s) for s in dict.fromkeys(a.state))
-    assignee = actor.username if a.assignee and a.assignee.strip().lower() == "me" else a.assignee
     records = changes.list_changes(
         ctx.session,
         states=states,
         window=_period(a),
         service=a.service,
         group=a.group,
-        assignee=assignee,
+        assignee=_me(ctx, a.assignee),
     )
     _emit(ctx, render.change_table(records), render.data(records))
     return EXIT_OK
@@ -314,7 +319,7 @@ def cmd_change_show(ctx: Context) -> int:
 
 def cmd_change_update(ctx: Context) -> int:
     a = ctx.args
-    fields = _field_values(a)
+    fields = _field_values(ctx)
     policy = cab_policy(ctx.settings)
     if a.state is None:
         stray = [

@@ -243,6 +243,8 @@ def test_update_fields_with_expect_version_and_stale_writes(cli: Cli) -> None:
     assert "changed by someone else (now version 2)" in stale.err
     cleared = cli.json("change", "update", CHG1, "--group", "none", "--ci", "none")
     assert (cleared["group"], cleared["cis"], cleared["version"]) == (None, [], 3)
+    taken = cli.json("change", "update", CHG1, "--assignee", "me", user="carl")
+    assert (taken["assignee"], taken["version"]) == ("carl", 4)
 
 
 def test_refused_updates_write_nothing(cli: Cli) -> None:
