@@ -2,6 +2,7 @@
 
 Everything is created through the public services with a stepped clock, so the demo has the
 same audit trail, journal and feed a real desk would have, and it exercises the rules it shows.
+The change calendar's part (changes, freezes, conflicts) is told in `demo_changes`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from itsm_tui.domain.enums import (
     Role,
 )
 from itsm_tui.services import directory, incidents, slas
+from itsm_tui.services.demo_changes import ChangeBlame, load_changes
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.validation import Input, validate
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import Group, Incident, User
 
 DEMO_ADMIN = "ada"
-WINDOW_DAYS = 30
+WINDOW_DAYS = 30  # incidents are opened over this many days before now
+HISTORY_DAYS = 60  # the desk was set up this long ago (changes were requested from then on)
 
 
 class DemoOptions(Input):
@@ -256,10 +259,12 @@ def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
     _refuse_non_empty(session)
     rng = random.Random(options.seed)
     now = clock.now().replace(microsecond=0)
-    start = now - timedelta(days=WINDOW_DAYS + 1)
-    setup_clock = FixedClock(start)
+    setup_clock = FixedClock(now - timedelta(days=HISTORY_DAYS))
     cast = _load_directory(session, setup_clock, options)
-    _load_incidents(session, rng, now, cast, options.incidents)
+    # Changes first, so incidents opened after a troubled one can blame it; they draw from
+    # their own generator, so the incidents a seed gives do not depend on them.
+    blame = load_changes(session, cast.users, options.seed, now)
+    _load_incidents(session, rng, now, cast, options.incidents, blame)
 
 
 def _load_directory(session: Session, clock: FixedClock, options: DemoOptions) -> _Cast:
@@ -332,13 +337,18 @@ def _load_directory(session: Session, clock: FixedClock, options: DemoOptions) -
 
 
 def _load_incidents(
-    session: Session, rng: random.Random, now: datetime, cast: _Cast, count: int
+    session: Session,
+    rng: random.Random,
+    now: datetime,
+    cast: _Cast,
+    count: int,
+    blame: ChangeBlame,
 ) -> None:
     opened_times = sorted(
         now - timedelta(seconds=rng.randint(60, WINDOW_DAYS * 86_400)) for _ in range(count)
     )
     for opened_at in opened_times:
-        _one_incident(session, rng, now, cast, opened_at)
+        _one_incident(session, rng, now, cast, opened_at, blame)
 
 
 def _pick_state(rng: random.Random, age_days: float) -> IncidentState:
@@ -348,7 +358,12 @@ def _pick_state(rng: random.Random, age_days: float) -> IncidentState:
 
 
 def _one_incident(
-    session: Session, rng: random.Random, now: datetime, cast: _Cast, opened_at: datetime
+    session: Session,
+    rng: random.Random,
+    now: datetime,
+    cast: _Cast,
+    opened_at: datetime,
+    blame: ChangeBlame,
 ) -> None:
     service, _criticality, owner, cis = rng.choice(SERVICES)
     _ci_class, ci = rng.choice(cis)
@@ -422,6 +437,20 @@ def _one_incident(
         incidents.IncidentChanges(assignee=worker, state=IncidentState.IN_PROGRESS),
         action="assign",
     )
+    # No draw from `rng` here: blaming a change must not shift the rest of the dataset.
+    cause = blame.claim(service, opened_at)
+    if cause is not None:
+        cause_number, cause_title = cause
+        incidents.update_incident(
+            session,
+            cast.users[worker],
+            clock,
+            number,
+            incidents.IncidentChanges(
+                caused_by=cause_number,
+                reason=f"Traced to {cause_number} ({cause_title}).",
+            ),
+        )
     if impact == 1 and urgency == 1 and rng.random() < 0.5 and step(1, 15):
         incidents.set_major(
             session, cast.users[rng.choice(cast.supervisors)], clock, number, True,
