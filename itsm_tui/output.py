@@ -91,6 +91,7 @@ def incident_text(detail: IncidentDetail | IncidentRecord) -> str:
         ("Resolved", when(incident.resolved_at)),
         ("Closed", when(incident.closed_at)),
         ("Resolution", incident.resolution_code),
+        ("Caused by", incident.caused_by),
         ("Version", str(incident.version)),
     ]
     lines = [f"{incident.number}"]

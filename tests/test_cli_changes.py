@@ -470,6 +470,7 @@ def test_incident_caused_by_a_change(cli: Cli) -> None:
         (incident, "Mail bounces", "new")
     ]
     assert "Caused incidents:" in cli.ok("change", "show", CHG1).out
+    assert f"Caused by:  {CHG1}" in cli.ok("incident", "show", incident).out
     with nothing_written(cli.url):
         assert cli.run("incident", "update", incident, "--caused-by", "CHG0000099").code == 2
     assert cli.json("incident", "update", incident, "--caused-by", "none")["caused_by"] is None
