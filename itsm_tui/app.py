@@ -19,10 +19,10 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from itsm_tui.clock import Clock, SystemClock
-from itsm_tui.commands import DeskCommandsProvider, IncidentNumberProvider
+from itsm_tui.commands import ChangeNumberProvider, DeskCommandsProvider, IncidentNumberProvider
 from itsm_tui.domain.change_approvals import CabPolicy
-from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.screens.change_calendar import ChangeCalendarScreen
+from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.screens.pending import ProblemsScreen, SlaScreen
 from itsm_tui.services import directory, leases, notifications, saved_views
 from itsm_tui.services.queue import QueueFilter
@@ -44,7 +44,7 @@ class ITSMApp(App[None]):
         "sla": SlaScreen,
     }
     DEFAULT_MODE = "incidents"
-    COMMANDS = App.COMMANDS | {IncidentNumberProvider, DeskCommandsProvider}
+    COMMANDS = App.COMMANDS | {IncidentNumberProvider, ChangeNumberProvider, DeskCommandsProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('incidents')", "Incidents", show=False),
         Binding("2", "switch_mode('changes')", "Changes", show=False),
@@ -176,6 +176,20 @@ class ITSMApp(App[None]):
                 self.open_incident(result)  # a new incident: straight to its detail
 
         self.push_screen(IncidentFormScreen(number), saved)
+
+    def open_change(self, number: str) -> None:
+        from itsm_tui.screens.change_detail import ChangeDetailScreen
+
+        self.push_screen(ChangeDetailScreen(number))
+
+    def open_change_form(self, number: str | None = None) -> None:
+        from itsm_tui.screens.change_form import ChangeFormScreen
+
+        def saved(result: str | None) -> None:
+            if result is not None and number is None:
+                self.open_change(result)  # a new change: straight to its detail
+
+        self.push_screen(ChangeFormScreen(number), saved)
 
     def open_caller_incidents(self, caller: str) -> None:
         self._show_queue(QueueFilter(states=(), caller=caller))

@@ -1,5 +1,6 @@
-"""Command palette providers: go to an incident by number, new incident, the modes, saved
-views and themes. Titles in hits are user text, so they are shown as plain Content."""
+"""Command palette providers: go to an incident or a change by number, new incident, new
+change, the modes, saved views and themes. Titles in hits are user text, so they are shown as
+plain Content."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.markup import escape
 
 from itsm_tui.display import printable
 from itsm_tui.screens.context import desk
-from itsm_tui.services import queue, saved_views
+from itsm_tui.services import change_history, queue, saved_views
 
 MODES = (
     ("incidents", "Incidents"),
@@ -47,6 +48,35 @@ class IncidentNumberProvider(Provider):
             )
 
 
+class ChangeNumberProvider(Provider):
+    """Type a change number, or its digits, to open that change."""
+
+    async def search(self, query: str) -> Hits:
+        fragment = query.strip()
+        digits = fragment.upper().removeprefix("CHG")
+        if not digits or not digits.isdigit():
+            return
+        app = self.app
+        opener = getattr(app, "open_change", None)
+        if opener is None:
+            return
+
+        def lookup() -> list[change_history.ChangeHit]:
+            with desk(app).database.session() as session:
+                return change_history.find_changes(session, fragment)
+
+        for rank, hit in enumerate(await asyncio.to_thread(lookup)):
+            display = Content.assemble(
+                (hit.number, "bold"), "  ", Content(printable(hit.title)), f"  ({hit.state})"
+            )
+            yield Hit(
+                0.99 - rank / 100,
+                display,
+                partial(opener, hit.number),
+                text=f"{hit.number} {printable(hit.title)}",
+            )
+
+
 class DeskCommandsProvider(Provider):
     """The desk's fixed commands plus the user's saved views."""
 
@@ -56,6 +86,13 @@ class DeskCommandsProvider(Provider):
             ("New incident", partial(desk(app).open_incident_form, None), "Log a new incident"),
             ("Inbox", getattr(app, "action_inbox", None), "SLA escalations and mentions"),
         ]
+        new_change = getattr(app, "open_change_form", None)
+        if new_change is not None:
+            commands.append(("New change", partial(new_change, None), "Request a change"))
+        # On an incident's detail: link it to the change that caused it (also key L there).
+        link = getattr(self.screen, "action_link_change", None)
+        if link is not None:
+            commands.append(("Caused by change…", link, "Link this incident to a change"))
         for mode, label in MODES:
             commands.append((f"Go to {label}", partial(app.switch_mode, mode), f"Mode {label}"))
         for theme in THEMES:

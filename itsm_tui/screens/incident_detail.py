@@ -28,6 +28,7 @@ from itsm_tui.domain.enums import IncidentState, Role
 from itsm_tui.domain.permissions import IncidentAction, may_act_on_incident
 from itsm_tui.domain.workflow import allowed_targets, is_reopen
 from itsm_tui.screens.base import DeskScreen
+from itsm_tui.screens.change_dialogs import Call, CausedByDialog
 from itsm_tui.screens.context import FeedBatch, desk
 from itsm_tui.screens.dialogs import (
     AssignChoice,
@@ -42,6 +43,7 @@ from itsm_tui.screens.dialogs import (
 )
 from itsm_tui.services import incidents
 from itsm_tui.services.errors import Conflict, NotFound, ServiceError
+from itsm_tui.services.incident_changes import changes_of
 from itsm_tui.services.records import IncidentDetail, IncidentRecord
 from itsm_tui.store.models import User
 from itsm_tui.widgets.sla_gauge import SlaGauge
@@ -132,6 +134,9 @@ class IncidentDetailScreen(DeskScreen[None]):
         Binding("o", "caller_incidents", "Caller's"),
         Binding("r", "reload", "Reload"),
         Binding("escape", "back", "Back"),
+        # Linking to the causing change is rarer: listed in help and the palette.
+        Binding("L", "link_change", "Caused by…", show=False),
+        Binding("G", "open_cause", "Causing change"),  # shown when one is linked
     ]
 
     def __init__(self, number: str) -> None:
@@ -152,6 +157,7 @@ class IncidentDetailScreen(DeskScreen[None]):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
             yield Static(Text(f"{self.number}  loading…"), id="detail-heading")
+            yield Static(Text(""), id="caused-by", classes="-empty")
             with Grid(id="detail-fields"):
                 for field_id, label in FIELDS:
                     yield Label(label, classes="field-label")
@@ -201,6 +207,12 @@ class IncidentDetailScreen(DeskScreen[None]):
         if record.major:
             heading.append("  ★ MAJOR")
         self.query_one("#detail-heading", Static).update(heading)
+        caused_by = self.query_one("#caused-by", Static)
+        caused_by.update(
+            Text.assemble("Caused by ", (record.caused_by or "", "bold"), "  (G opens it)")
+        )
+        caused_by.set_class(not record.caused_by, "-empty")
+        self.refresh_bindings()
         for field_id, value in field_values(record).items():
             self.query_one(f"#field-{field_id}", Static).update(value)
         self.query_one("#field-major", Static).set_class(record.major, "-major")
@@ -467,6 +479,40 @@ class IncidentDetailScreen(DeskScreen[None]):
             self.notify("The incident form is not available yet.", markup=False)
             return
         open_form(self.number)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_cause":
+            return self.record is not None and bool(self.record.caused_by)
+        return True
+
+    def action_link_change(self) -> None:
+        """Point this incident at the change that caused it (or clear the link)."""
+        if (record := self._current()) is None:
+            return
+        number, version = record.number, record.version
+
+        def perform(change: str) -> Call[object]:
+            return lambda session, actor, clock: incidents.update_incident(
+                session,
+                actor,
+                clock,
+                number,
+                changes_of(caused_by=change),
+                expect_version=version,
+            )
+
+        def linked(result: object | None) -> None:
+            if result is not None:
+                self.notify("Causing change updated.", markup=False)
+                self.load()
+
+        self.app.push_screen(CausedByDialog(number, record.caused_by, perform), linked)
+
+    def action_open_cause(self) -> None:
+        record = self.record
+        opener = getattr(self.app, "open_change", None)
+        if record is not None and record.caused_by and opener is not None:
+            opener(record.caused_by)
 
     def action_caller_incidents(self) -> None:
         if (record := self._current()) is None:
