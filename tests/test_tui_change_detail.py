@@ -225,6 +225,7 @@ async def test_change_form_creates_and_handles_a_stale_edit(
         await settle(pilot)
         form = app.screen
         assert isinstance(form, ChangeFormScreen) and form.number == record.number
+        assert form.read_form() == form.base  # opening is not an edit: escape just leaves
         form.query_one("#field-title", Input).value = "Rotate VPN and mail certificates"
         changes.update_change(
             desk.session,
