@@ -169,6 +169,14 @@ async def test_state_dialog_shows_the_service_refusal(
         await pilot.press("escape")
         assert app.screen is screen and state(desk, bare) == "new"
 
+        # Live: another desk renames the change; the feed brings it to this screen.
+        changes.update_change(
+            desk.session, desk["carl"], desk.clock, bare, validate(ChangeUpdate, title="Plans due")
+        )
+        await pilot.pause(0.6)  # a feed poll or two
+        await settle(pilot)
+        assert "Plans due" in shown(app, "#change-heading")
+
         # The incident side: link the incident to this change, then follow the link back.
         app.open_incident(incident)
         await settle(pilot)

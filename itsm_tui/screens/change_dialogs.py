@@ -16,7 +16,7 @@ screen builds the call from the dialog's values, the service rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -175,6 +175,15 @@ def approver_candidates(users: list[UserRecord], record: ChangeRecord) -> list[U
     return found
 
 
+def offered_order(current: ChangeState, allowed: Iterable[ChangeState]) -> list[ChangeState]:
+    """Forward moves first (the usual next step is highlighted), then back, cancel last."""
+    rank = CHANGE_STATE_ORDER.index
+    return sorted(
+        allowed,
+        key=lambda s: (s is ChangeState.CANCELLED, rank(s) < rank(current), rank(s)),
+    )
+
+
 class ChangeStateDialog(ServiceCallDialog[ChangeRecord]):
     """Move a change to one of the states its type allows from here
     (`domain.change_workflow.allowed_change_targets`), with the fields that target takes:
@@ -185,7 +194,6 @@ class ChangeStateDialog(ServiceCallDialog[ChangeRecord]):
     HINT = "enter on a state or ctrl+s: apply · tab: next field · escape: cancel"
     # Targets whose reason is required (by the domain guard or the override it goes with).
     REASON_LABELS: ClassVar[dict[ChangeState, str]] = {
-        ChangeState.NEW: "Reason (required when sending back from authorize)",
         ChangeState.SCHEDULED: "Reason (required to schedule over conflicts)",
         ChangeState.IMPLEMENT: "Reason (required to implement outside the window)",
     }
@@ -196,7 +204,7 @@ class ChangeStateDialog(ServiceCallDialog[ChangeRecord]):
         self.record = record
         self.perform = perform
         allowed = allowed_change_targets(ChangeType(record.change_type), current)
-        self.targets = [state for state in CHANGE_STATE_ORDER if state in allowed]
+        self.targets = offered_order(current, allowed)
 
     def body(self) -> ComposeResult:
         yield OptionList(
@@ -262,6 +270,8 @@ class ChangeStateDialog(ServiceCallDialog[ChangeRecord]):
         frame.set_class(target is ChangeState.SCHEDULED, "-scheduled")
         frame.set_class(target is ChangeState.IMPLEMENT, "-implement")
         label = self.REASON_LABELS.get(target, "Reason (optional)") if target else "Reason"
+        if target is ChangeState.NEW and self.record.state == ChangeState.AUTHORIZE.value:
+            label = "Reason (required: why it goes back to the requester)"
         self.query_one("#change-reason-label", Label).update(Text(label))
 
     @on(OptionList.OptionHighlighted, "#change-targets")
