@@ -213,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name")
     sub.add_argument("--service", required=True, metavar="S")
     sub.add_argument("--class", dest="ci_class", default="server", metavar="CLASS")
+    _ci_change_flags(sub)
+    sub = command(ci, "update", cmd_ci_update, "change a configuration item (admin)")
+    sub.add_argument("name")
+    sub.add_argument("--class", dest="ci_class", metavar="CLASS")
+    _ci_change_flags(sub, inherit=True)
+    sub.add_argument("--no-maintenance", action="store_true", help="drop every maintenance window")
     sub = command(ci, "list", cmd_ci_list, "list configuration items")
     sub.add_argument("--service", metavar="S")
 
@@ -624,9 +630,34 @@ def cmd_service_list(ctx: Context) -> int:
     return EXIT_OK
 
 
+def _ci_change_flags(sub: argparse.ArgumentParser, *, inherit: bool = False) -> None:
+    choices = [c.value for c in Criticality] + (["inherit"] if inherit else [])
+    sub.add_argument(
+        "--criticality",
+        choices=choices,
+        help="read by change risk; without it (or 'inherit') the CI is as critical as its service",
+    )
+    sub.add_argument(
+        "--maintenance",
+        action="append",
+        metavar="WINDOW",
+        help="weekly window changes must fit in, e.g. 'Sun 02:00-06:00 Europe/London' "
+        "(repeatable; zone optional, UTC by default)",
+    )
+
+
 def cmd_ci_add(ctx: Context) -> int:
     a = ctx.args
-    data = validate(directory.ConfigItemCreate, name=a.name, service=a.service, ci_class=a.ci_class)
+    data = validate(
+        directory.ConfigItemCreate,
+        **_given(
+            name=a.name,
+            service=a.service,
+            ci_class=a.ci_class,
+            criticality=a.criticality,
+            maintenance=tuple(a.maintenance) if a.maintenance else None,
+        ),
+    )
     record = directory.add_config_item(ctx.session, ctx.actor, ctx.clock, data)
     ctx.emit(
         f"Added CI {output.printable(record.name)} to {output.printable(record.service)}.",
@@ -635,11 +666,42 @@ def cmd_ci_add(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_ci_update(ctx: Context) -> int:
+    a = ctx.args
+    if a.no_maintenance and a.maintenance:
+        raise ValidationFailed("give --maintenance or --no-maintenance, not both")
+    maintenance = () if a.no_maintenance else tuple(a.maintenance) if a.maintenance else None
+    data = validate(
+        directory.ConfigItemUpdate,
+        **_given(
+            ci_class=a.ci_class,
+            criticality=None if a.criticality == "inherit" else a.criticality,
+            maintenance=maintenance,
+        ),
+        inherit_criticality=a.criticality == "inherit",
+    )
+    record = directory.update_config_item(ctx.session, ctx.actor, ctx.clock, a.name, data)
+    ctx.emit(f"Updated CI {output.printable(record.name)}.", record)
+    return EXIT_OK
+
+
 def cmd_ci_list(ctx: Context) -> int:
     _ = ctx.actor  # only known users may read
     items = directory.list_config_items(ctx.session, ctx.args.service)
     ctx.emit(
-        output.table(["CI", "CLASS", "SERVICE"], [[c.name, c.ci_class, c.service] for c in items]),
+        output.table(
+            ["CI", "CLASS", "SERVICE", "CRITICALITY", "MAINTENANCE"],
+            [
+                [
+                    c.name,
+                    c.ci_class,
+                    c.service,
+                    c.criticality or "(service)",
+                    "; ".join(c.maintenance) or "-",
+                ]
+                for c in items
+            ],
+        ),
         items,
     )
     return EXIT_OK

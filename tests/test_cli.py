@@ -179,6 +179,8 @@ def test_service_and_ci_add_and_list(cli: Cli) -> None:
         "name": "pay-db-01",
         "ci_class": "database",
         "service": "Payroll",
+        "criticality": None,
+        "maintenance": [],
     }
     assert (
         "Added CI pay-app-01 to Payroll."
@@ -192,8 +194,8 @@ def test_service_and_ci_add_and_list(cli: Cli) -> None:
         ("pay-db-01", "database"),
     ]
     human = cli.ok("ci", "list").out.splitlines()
-    assert human[0].split() == ["CI", "CLASS", "SERVICE"]
-    assert any(line.split() == ["vpn-gw-01", "gateway", "VPN"] for line in human)
+    assert human[0].split() == ["CI", "CLASS", "SERVICE", "CRITICALITY", "MAINTENANCE"]
+    assert any(line.split() == ["vpn-gw-01", "gateway", "VPN", "(service)", "-"] for line in human)
 
 
 @pytest.mark.parametrize("user", ["alice", "vic"])

@@ -475,3 +475,26 @@ def test_incident_caused_by_a_change(cli: Cli) -> None:
         assert cli.run("incident", "update", incident, "--caused-by", "CHG0000099").code == 2
     assert cli.json("incident", "update", incident, "--caused-by", "none")["caused_by"] is None
     assert show(cli, CHG1)["caused_incidents"] == []
+
+
+# ---------------------------------------------------------------------------- CIs
+
+
+def test_ci_criticality_and_maintenance_windows_feed_risk_and_conflicts(cli: Cli) -> None:
+    updated = cli.json(
+        "ci", "update", "mail-01", "--criticality", "critical", "--maintenance", "sat 22:00-04:00"
+    )
+    assert (updated["criticality"], updated["maintenance"]) == ("critical", ["Sat 22:00-04:00 UTC"])
+    listed = cli.ok("ci", "list").out
+    assert "critical" in listed and "Sat 22:00-04:00 UTC" in listed
+    change = new_change(cli, "--ci", "mail-01", "--start", START, "--end", END)
+    assert change["risk"] == "moderate"  # a critical CI weighs 3: moderate without an outage
+    clashes = cli.json("change", "conflicts", change["number"])
+    assert [c["kind"] for c in clashes] == ["outside_maintenance"]
+    cli.ok("ci", "update", "mail-01", "--maintenance", "Tue 21:00-03:00 UTC")
+    assert cli.json("change", "conflicts", change["number"]) == []
+    with nothing_written(cli.url):
+        assert cli.run("ci", "update", "mail-01", "--maintenance", "someday 9-5").code == 2
+        assert cli.run("ci", "update", "mail-01", "--criticality", "low", user="alice").code == 4
+    cleared = cli.json("ci", "update", "mail-01", "--criticality", "inherit", "--no-maintenance")
+    assert (cleared["criticality"], cleared["maintenance"]) == (None, [])

@@ -715,3 +715,16 @@ def test_an_emergency_with_a_justification_runs_through_freezes_only() -> None:
     assert freeze_exempt(ChangeType.EMERGENCY, "   ") is False
     assert freeze_exempt(ChangeType.NORMAL, "important") is False
     assert blocking([freeze], freeze_exempt=False) is True
+
+
+def test_maintenance_windows_are_parsed_as_admins_type_them() -> None:
+    window = MaintenanceWindow.parse("mail-01", "sun 02:00-06:00 Europe/London")
+    assert (window.weekday, window.start, window.end, window.zone) == (
+        6, time(2), time(6), "Europe/London",
+    )  # fmt: skip
+    assert window.label() == "Sun 02:00-06:00 Europe/London"
+    assert MaintenanceWindow.from_row("mail-01", window.as_row()) == window
+    assert MaintenanceWindow.parse("x", "Friday 22:00-02:00").overnight is True
+    for bad in ("sun", "someday 02:00-06:00", "sun 2-6", "sun 02:00-06:00 Mars/Base", "sun 1 2 3"):
+        with pytest.raises(ValueError):
+            MaintenanceWindow.parse("x", bad)

@@ -187,6 +187,41 @@ class MaintenanceWindow:
         """True when one single occurrence holds all of `window`."""
         return any(occurrence.contains(window) for occurrence in self.occurrences(window))
 
+    def as_row(self) -> list[object]:
+        """How a CI stores it: [weekday, "HH:MM", "HH:MM", zone]."""
+        return [self.weekday, f"{self.start:%H:%M}", f"{self.end:%H:%M}", self.zone]
+
+    @classmethod
+    def from_row(cls, ci: str, row: Sequence[object]) -> MaintenanceWindow:
+        day, start, end, zone = row
+        return cls(
+            ci,
+            int(str(day)),
+            time.fromisoformat(str(start)),
+            time.fromisoformat(str(end)),
+            str(zone),
+        )
+
+    @classmethod
+    def parse(cls, ci: str, text: str) -> MaintenanceWindow:
+        """`"Sun 02:00-06:00 Europe/London"` (zone optional, UTC by default), as admins type
+        it; raises ValueError with the expected shape."""
+        shape = "expected e.g. 'Sun 02:00-06:00 Europe/London' (zone optional)"
+        parts = text.split()
+        if len(parts) not in (2, 3) or parts[1].count("-") != 1:
+            raise ValueError(f"maintenance window '{text}': {shape}")
+        names = [name.lower() for name in WEEKDAYS]
+        day = parts[0].lower()[:3]
+        if day not in names:
+            raise ValueError(f"maintenance window '{text}': unknown weekday; {shape}")
+        start_text, end_text = parts[1].split("-")
+        try:
+            start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+        except ValueError:
+            raise ValueError(f"maintenance window '{text}': times are HH:MM; {shape}") from None
+        zone = parts[2] if len(parts) == 3 else "UTC"
+        return cls(ci, names.index(day), start, end, zone)
+
 
 class ConflictKind(StrEnum):
     SAME_CI = "same_ci"

@@ -295,12 +295,7 @@ def _maintenance(
         return {}
     rows = session.exec(select(ConfigItem).where(col(ConfigItem.name).in_(wanted))).all()
     return {
-        ci.name: [
-            conflicts.MaintenanceWindow(
-                ci.name, int(day), time.fromisoformat(start), time.fromisoformat(end), zone
-            )
-            for day, start, end, zone in ci.maintenance
-        ]
+        ci.name: [conflicts.MaintenanceWindow.from_row(ci.name, row) for row in ci.maintenance]
         for ci in rows
         if ci.maintenance
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -793,10 +793,7 @@ def _conflicts(session: Session, change: Change) -> list[conflicts.Conflict]:
         .where(ChangeConfigItem.change_id == change.id)
     ).all()
     maintenance = {
-        ci.name: [
-            conflicts.MaintenanceWindow(ci.name, int(day), _time(start), _time(end), zone)
-            for day, start, end, zone in (ci.maintenance or [])
-        ]
+        ci.name: [conflicts.MaintenanceWindow.from_row(ci.name, row) for row in ci.maintenance]
         for ci in cis
         if ci.maintenance
     }
@@ -867,10 +864,6 @@ def _planned(session: Session, change: Change, state: str) -> conflicts.PlannedC
         cis=frozenset(ci_names),
         assignee=_username(session, change.assignee_id),
     )
-
-
-def _time(text: str) -> time:
-    return time.fromisoformat(text)
 
 
 def _username(session: Session, user_id: int | None) -> str | None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
+from itsm_tui.domain.conflicts import MaintenanceWindow
 from itsm_tui.domain.enums import Criticality, RecordType, Role
 from itsm_tui.domain.permissions import may_manage_directory
 from itsm_tui.services.actors import reload_actor
@@ -70,10 +71,29 @@ class ServiceCreate(Input):
     criticality: Criticality = Criticality.MEDIUM
 
 
+def _maintenance_text(text: str) -> str:
+    """Checked and put in canonical form (`Sun 02:00-06:00 UTC`) at the edge."""
+    return MaintenanceWindow.parse("-", text).label()
+
+
+MaintenanceText = Annotated[ShortText, AfterValidator(_maintenance_text)]
+
+
 class ConfigItemCreate(Input):
     name: Name
     service: Name
     ci_class: Annotated[ShortText, Field(min_length=1, max_length=40)] = "server"
+    criticality: Criticality | None = None  # None: as critical as its service
+    maintenance: tuple[MaintenanceText, ...] = ()  # weekly windows changes must fit in
+
+
+class ConfigItemUpdate(Input):
+    """None leaves a field alone; `inherit_criticality` and `maintenance=()` clear."""
+
+    ci_class: Annotated[ShortText, Field(min_length=1, max_length=40)] | None = None
+    criticality: Criticality | None = None
+    inherit_criticality: bool = False
+    maintenance: tuple[MaintenanceText, ...] | None = None
 
 
 # ---------------------------------------------------------------------------- lookups
@@ -292,7 +312,12 @@ def add_config_item(
             raise ValidationFailed(f"CI '{data.name}' already exists")
         service = service_by_name(session, data.service)
         ci = ConfigItem(
-            name=data.name, ci_class=data.ci_class, service_id=service.id, created_at=now
+            name=data.name,
+            ci_class=data.ci_class,
+            service_id=service.id,
+            created_at=now,
+            criticality=data.criticality.value if data.criticality else None,
+            maintenance=_maintenance_rows(data.name, data.maintenance),
         )
         session.add(ci)
         session.flush()
@@ -309,9 +334,77 @@ def add_config_item(
                 "name": (None, ci.name),
                 "ci_class": (None, ci.ci_class),
                 "service": (None, service.name),
+                "criticality": (None, ci.criticality),
+                "maintenance": (None, _maintenance_label(ci)),
             },
         )
-    return ConfigItemRecord(name=ci.name, ci_class=ci.ci_class, service=service.name)
+    return config_item_record(ci, service)
+
+
+def update_config_item(
+    session: Session, actor: User, clock: Clock, name: str, data: ConfigItemUpdate
+) -> ConfigItemRecord:
+    """Change a CI's class, criticality (read by change risk) or maintenance windows (read by
+    change conflicts); admins only, audited field by field."""
+    now = clock.now()
+    with transaction(session):
+        actor = reload_actor(session, actor)
+        _require_admin(actor, "changing configuration items")
+        ci = ci_by_name(session, name)
+        before = {"ci_class": ci.ci_class, "criticality": ci.criticality}
+        before["maintenance"] = _maintenance_label(ci)
+        if data.ci_class is not None:
+            ci.ci_class = data.ci_class
+        if data.inherit_criticality:
+            ci.criticality = None
+        elif data.criticality is not None:
+            ci.criticality = data.criticality.value
+        if data.maintenance is not None:
+            ci.maintenance = _maintenance_rows(ci.name, data.maintenance)
+        after = {"ci_class": ci.ci_class, "criticality": ci.criticality}
+        after["maintenance"] = _maintenance_label(ci)
+        changed = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
+        if not changed:
+            raise ValidationFailed(f"nothing to change on CI '{ci.name}'")
+        session.add(ci)
+        session.flush()
+        assert ci.id is not None
+        record_write(
+            session,
+            record_type=RecordType.CONFIG_ITEM,
+            record_id=ci.id,
+            number=ci.name,
+            action="update",
+            actor=actor,
+            at=now,
+            changes=changed,
+        )
+        service = session.get(Service, ci.service_id)
+        assert service is not None
+    return config_item_record(ci, service)
+
+
+def _maintenance_rows(ci: str, texts: tuple[str, ...]) -> list[list[object]] | None:
+    rows = [MaintenanceWindow.parse(ci, text).as_row() for text in dict.fromkeys(texts)]
+    return rows or None
+
+
+def _maintenance_label(ci: ConfigItem) -> str | None:
+    return "; ".join(maintenance_labels(ci)) or None
+
+
+def maintenance_labels(ci: ConfigItem) -> list[str]:
+    return [MaintenanceWindow.from_row(ci.name, row).label() for row in ci.maintenance or []]
+
+
+def config_item_record(ci: ConfigItem, service: Service) -> ConfigItemRecord:
+    return ConfigItemRecord(
+        name=ci.name,
+        ci_class=ci.ci_class,
+        service=service.name,
+        criticality=ci.criticality,
+        maintenance=maintenance_labels(ci),
+    )
 
 
 # ---------------------------------------------------------------------------- reads
@@ -377,7 +470,7 @@ def list_config_items(session: Session, service: str | None = None) -> list[Conf
     if service:
         query = query.where(Service.id == service_by_name(session, service).id)
     rows = session.exec(query.order_by(ConfigItem.name)).all()
-    return [ConfigItemRecord(name=ci.name, ci_class=ci.ci_class, service=s.name) for ci, s in rows]
+    return [config_item_record(ci, s) for ci, s in rows]
 
 
 def get_user(session: Session, username: str) -> UserRecord:

@@ -37,6 +37,8 @@ class ConfigItemRecord(Record):
     name: str
     ci_class: str
     service: str
+    criticality: str | None = None  # None: as critical as its service
+    maintenance: list[str] = []  # weekly windows, e.g. "Sun 02:00-06:00 UTC"
 
 
 class IncidentRecord(Record):
