@@ -551,7 +551,6 @@ class ChangeFormScreen(DeskScreen[str | None]):
         if record is not None:
             self._rebase(record)
             self.fill(self.base)
-            self._lock_fields()
         self.loaded = True
         self.query_one("#form-body").disabled = False
         self._lock_fields()
