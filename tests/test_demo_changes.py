@@ -182,6 +182,7 @@ def test_conflicts_on_the_calendar(session: Session, all_changes: list[ChangeRec
         ConflictKind.SAME_SERVICE,
         ConflictKind.ASSIGNEE_BOOKED,
         ConflictKind.FREEZE,
+        ConflictKind.OUTSIDE_MAINTENANCE,
     } <= found
     # A clash waiting in authorize: the approvers see it before they vote.
     assert any(

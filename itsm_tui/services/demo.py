@@ -28,7 +28,7 @@ from itsm_tui.domain.enums import (
     Role,
 )
 from itsm_tui.services import directory, incidents, slas
-from itsm_tui.services.demo_changes import ChangeBlame, load_changes
+from itsm_tui.services.demo_changes import ChangeBlame, load_changes, maintenance_windows
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.validation import Input, validate
 from itsm_tui.store.database import open_database
@@ -260,14 +260,19 @@ def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
     rng = random.Random(options.seed)
     now = clock.now().replace(microsecond=0)
     setup_clock = FixedClock(now - timedelta(days=HISTORY_DAYS))
-    cast = _load_directory(session, setup_clock, options)
+    cast = _load_directory(session, setup_clock, options, maintenance_windows(now))
     # Changes first, so incidents opened after a troubled one can blame it; they draw from
     # their own generator, so the incidents a seed gives do not depend on them.
     blame = load_changes(session, cast.users, options.seed, now)
     _load_incidents(session, rng, now, cast, options.incidents, blame)
 
 
-def _load_directory(session: Session, clock: FixedClock, options: DemoOptions) -> _Cast:
+def _load_directory(
+    session: Session,
+    clock: FixedClock,
+    options: DemoOptions,
+    maintenance: dict[str, tuple[str, ...]],
+) -> _Cast:
     admin = directory.resolve_actor(session, clock, DEMO_ADMIN)
     if admin.role != Role.ADMIN.value:
         raise ValidationFailed(f"demo needs '{DEMO_ADMIN}' to be the first user (admin)")
@@ -325,7 +330,13 @@ def _load_directory(session: Session, clock: FixedClock, options: DemoOptions) -
                 session,
                 admin,
                 clock,
-                validate(directory.ConfigItemCreate, name=ci, service=service, ci_class=ci_class),
+                validate(
+                    directory.ConfigItemCreate,
+                    name=ci,
+                    service=service,
+                    ci_class=ci_class,
+                    maintenance=maintenance.get(ci, ()),
+                ),
             )
     users = {u.username: u for u in session.exec(select(User)).all()}
     members = {

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from itsm_tui.clock import FixedClock
+from itsm_tui.domain.conflicts import WEEKDAYS
 from itsm_tui.domain.enums import (
     ApprovalDecision,
     ChangeOutcome,
@@ -322,6 +323,26 @@ class FreezePlan:
     start_day: int  # from today's midnight, UTC
     days: int
     reason: str
+
+
+def maintenance_windows(now: datetime) -> dict[str, tuple[str, ...]]:
+    """Weekly windows for two CIs, placed around their stories whatever day the demo is built:
+    the file-sync patching fits inside its window, the ERP reporting upgrade is planned the
+    evening before its window opens, so the calendar shows that clash."""
+    planned = {ci: story.slot.window(now) for story in STORIES for ci in story.cis}
+    inside_start, inside_end = planned["fs-sync-01"]
+    outside_start, _ = planned["erp-report-01"]
+    return {
+        "fs-sync-01": (
+            f"{_weekday(inside_start)} {inside_start - timedelta(hours=1):%H:%M}-"
+            f"{inside_end + timedelta(hours=1):%H:%M} UTC",
+        ),
+        "erp-report-01": (f"{_weekday(outside_start + timedelta(days=1))} 22:00-04:00 UTC",),
+    }
+
+
+def _weekday(at: datetime) -> str:
+    return WEEKDAYS[at.weekday()]
 
 
 FREEZES = [
