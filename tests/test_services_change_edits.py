@@ -221,3 +221,19 @@ def test_scheduling_can_book_the_window_in_the_same_step(desk: Desk) -> None:
         planned_end=start + timedelta(hours=1),
     )
     assert (record.state, record.planned_start) == ("scheduled", start)
+
+
+def test_who_may_vote_now_is_the_service_s_answer(desk: Desk) -> None:
+    number = _new(desk, outage_expected=True)
+
+    def refusal(user: str) -> str | None:
+        return changes.vote_refusal(changes.get_change(desk.session, number), desk[user])
+
+    assert refusal("carl") == f"{number} is new; votes are taken in authorize"
+    _move(desk, "alice", number, "assess")
+    _move(desk, "alice", number, "authorize", approvers=("sue",))
+    assert refusal("carl") is None  # change managers vote without being asked
+    assert refusal("sue") is None  # asked
+    assert refusal("root") == f"root was not asked to approve {number}"
+    assert refusal("bob") is not None and "agents" in str(refusal("bob"))
+    assert refusal("alice") is not None  # requested it (and an agent)

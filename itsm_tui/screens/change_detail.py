@@ -4,7 +4,7 @@ it caused and its history, with the actions people take on it (vote, move, edit)
 As on the incident detail, the screen reads in thread workers and only gathers intent; the
 dialogs run the service call the screen builds and show the service's refusal inline. Moves
 carry the version on screen (a stale screen gets a Conflict, not a silent overwrite). Whether
-the actor may vote comes from the approval rules (`domain.change_approvals.check_may_vote`),
+the actor may vote comes from the change service (`changes.vote_refusal`),
 so `a`/`r` are only offered to people the service would let vote.
 """
 
@@ -24,9 +24,9 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from itsm_tui.display import MISSING, user_text
-from itsm_tui.domain.change_approvals import ApprovalRefused, CabPolicy, check_may_vote
+from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.domain.conflicts import Conflict as WindowConflict
-from itsm_tui.domain.enums import ApprovalDecision, ChangeState, Role
+from itsm_tui.domain.enums import ApprovalDecision
 from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.change_dialogs import Call, ChangeStateDialog, VoteDialog
 from itsm_tui.screens.change_time import when_text, window_text
@@ -36,7 +36,6 @@ from itsm_tui.services import change_history, changes
 from itsm_tui.services.changes import ChangeMove, ChangeRecord
 from itsm_tui.services.errors import NotFound
 from itsm_tui.services.records import AuditRecord, JournalRecord
-from itsm_tui.store.models import User
 from itsm_tui.widgets.timeline import Timeline
 
 LOAD_GROUP = "change-detail-load"
@@ -87,22 +86,6 @@ class ChangeView:
     journal: list[JournalRecord]
     audit: list[AuditRecord]
     conflicts: list[WindowConflict]
-
-
-def vote_refusal(record: ChangeRecord, actor: User) -> str | None:
-    """Why `actor` cannot vote on `record` now, or None when they can."""
-    if record.state != ChangeState.AUTHORIZE.value:
-        return f"{record.number} is {state_label(record.state)}; votes are taken in authorize"
-    try:
-        check_may_vote(
-            actor.username,
-            Role(actor.role),
-            requested_by=record.requested_by,
-            assignee=record.assignee,
-        )
-    except ApprovalRefused as refused:
-        return str(refused)
-    return None
 
 
 def yes_no(value: bool) -> str:
@@ -334,7 +317,7 @@ class ChangeDetailScreen(DeskScreen[None]):
         only when the change caused incidents."""
         record = self.record
         if action == "vote":
-            return record is not None and vote_refusal(record, desk(self.app).actor) is None
+            return record is not None and changes.vote_refusal(record, desk(self.app).actor) is None
         if action == "open_incident":
             return record is not None and bool(record.caused_incidents)
         return True

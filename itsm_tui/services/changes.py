@@ -639,6 +639,26 @@ def vote(
     return after
 
 
+def vote_refusal(record: ChangeRecord, actor: User) -> str | None:
+    """Why `actor` cannot vote on `record` now, or None: the rules `vote` applies, for screens
+    that offer approve and reject only to those who may use them."""
+    if record.state != ChangeState.AUTHORIZE.value:
+        return f"{record.number} is {record.state}; votes are taken in authorize"
+    try:
+        check_may_vote(
+            actor.username,
+            Role(actor.role),
+            requested_by=record.requested_by,
+            assignee=record.assignee,
+        )
+    except ApprovalRefused as refused:
+        return str(refused)
+    asked = {approval.approver for approval in record.approvals}
+    if Role(actor.role) is not Role.CHANGE_MANAGER and actor.username not in asked:
+        return f"{actor.username} was not asked to approve {record.number}"
+    return None
+
+
 class _Comment(Input):
     text: LongText = ""
 
