@@ -29,7 +29,7 @@ from itsm_tui.domain.enums import (
     ChangeType,
 )
 from itsm_tui.output import printable, when
-from itsm_tui.services import changes, freeze_windows
+from itsm_tui.services import change_history, changes, freeze_windows
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.reports import Instant
 from itsm_tui.services.validation import Input, validate
@@ -112,6 +112,9 @@ def register(commands: Any, command: Command) -> None:
 
     sub = command(change, "conflicts", cmd_change_conflicts, CONFLICTS_HELP)
     sub.add_argument("number")
+    sub = command(change, "note", cmd_change_note, "add a work note to a change's journal")
+    sub.add_argument("number")
+    sub.add_argument("text")
 
     freeze = commands.add_parser("freeze", help="change freeze windows").add_subparsers(
         dest="action", required=True
@@ -311,9 +314,19 @@ def cmd_change_show(ctx: Context) -> int:
     _ = ctx.actor  # only known users may read
     record = changes.get_change(ctx.session, ctx.args.number)
     found = changes.change_conflicts(ctx.session, record.number)
+    journal = change_history.change_history(ctx.session, record.number).journal
     payload = render.data(record)
     payload["conflicts"] = render.data(found)
-    _emit(ctx, render.change_text(record, found), payload)
+    payload["journal"] = [entry.model_dump(mode="json") for entry in journal]
+    _emit(ctx, render.change_text(record, found, journal), payload)
+    return EXIT_OK
+
+
+def cmd_change_note(ctx: Context) -> int:
+    a = ctx.args
+    entry = changes.add_note(ctx.session, ctx.actor, ctx.clock, a.number, a.text)
+    number = a.number.strip().upper()
+    ctx.emit(f"Added a work note to {number}.", {"number": number, **entry.model_dump(mode="json")})
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from itsm_tui.domain.conflicts import Conflict
 from itsm_tui.output import table, when
 from itsm_tui.services.changes import ChangeRecord
 from itsm_tui.services.freeze_windows import FreezeRecord
+from itsm_tui.services.records import JournalRecord
 
 
 @cache
@@ -104,8 +105,11 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def change_text(record: ChangeRecord, found: Sequence[Conflict]) -> str:
-    """Every field, then the approvals, the incidents it caused and what conflicts with it."""
+def change_text(
+    record: ChangeRecord, found: Sequence[Conflict], journal: Sequence[JournalRecord] = ()
+) -> str:
+    """Every field, then the approvals, the incidents it caused, what conflicts with it and
+    the journal (votes, overrides with their reasons, notes)."""
     risk = record.risk + (
         f" (override: {record.risk_override_reason})" if record.risk_override_reason else ""
     )
@@ -174,6 +178,11 @@ def change_text(record: ChangeRecord, found: Sequence[Conflict]) -> str:
     lines += ["", "Conflicts:" if found else "Conflicts: none"]
     if found:
         lines.append(_indent(conflict_table(found)))
+    if journal:
+        lines += ["", "Journal:"]
+        for entry in journal:
+            lines.append(f"  {when(entry.created_at)}  {entry.kind:<9}  {printable(entry.author)}")
+            lines.append(_indent(printable(entry.body, multiline=True), 4))
     return "\n".join(lines)
 
 

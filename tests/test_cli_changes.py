@@ -498,3 +498,16 @@ def test_ci_criticality_and_maintenance_windows_feed_risk_and_conflicts(cli: Cli
         assert cli.run("ci", "update", "mail-01", "--criticality", "low", user="alice").code == 4
     cleared = cli.json("ci", "update", "mail-01", "--criticality", "inherit", "--no-maintenance")
     assert (cleared["criticality"], cleared["maintenance"]) == (None, [])
+
+
+def test_work_notes_and_votes_show_in_the_change_journal(cli: Cli) -> None:
+    number = new_change(cli)["number"]
+    added = cli.json("change", "note", number, "CAB asked for a [bold]dry run[/bold]")
+    assert (added["number"], added["kind"], added["author"]) == (number, "work_note", "root")
+    shown = show(cli, number)
+    assert [e["body"] for e in shown["journal"]] == ["CAB asked for a [bold]dry run[/bold]"]
+    assert "CAB asked for a [bold]dry run[/bold]" in cli.ok("change", "show", number).out
+    with nothing_written(cli.url):
+        assert cli.run("change", "note", number, "   ").code == 2
+        assert cli.run("change", "note", number, "read-only", user="vic").code == 4
+        assert cli.run("change", "note", "CHG0000099", "lost").code == 3

@@ -58,8 +58,9 @@ from itsm_tui.services.errors import (
     ValidationFailed,
 )
 from itsm_tui.services.freeze_windows import conflict_windows
-from itsm_tui.services.history import journal, record_write
+from itsm_tui.services.history import journal, publish, record_write
 from itsm_tui.services.numbers import next_number
+from itsm_tui.services.records import JournalRecord
 from itsm_tui.services.tx import transaction
 from itsm_tui.services.validation import AwareDateTime, Input, LongText, Name, Title, validate
 from itsm_tui.store.models import (
@@ -637,6 +638,44 @@ def vote(
         after = _record(session, change)
         _audit(session, change, actor, now, "vote", _snapshot_changes(before, after))
     return after
+
+
+def add_note(session: Session, actor: User, clock: Clock, number: str, text: str) -> JournalRecord:
+    """A work note on the change's timeline (CAB remarks, implementation progress). The change
+    row is left alone, so a note never makes a colleague's edit fail as stale."""
+    body = validate(_Comment, text=text).text
+    if not body.strip():
+        raise ValidationFailed("a note needs some text")
+    now = clock.now()
+    with transaction(session):
+        actor = reload_actor(session, actor)
+        if Role(actor.role) is Role.VIEWER:
+            raise PermissionDenied("viewers have read-only access")
+        change = _load(session, number)
+        if change.state in (ChangeState.CLOSED.value, ChangeState.CANCELLED.value):
+            raise ValidationFailed(f"{change.number} is {change.state}; it takes no more notes")
+        assert change.id is not None
+        entry = journal(
+            session,
+            record_type=RecordType.CHANGE,
+            record_id=change.id,
+            author=actor,
+            kind=JournalKind.WORK_NOTE,
+            body=body,
+            at=now,
+        )
+        publish(
+            session,
+            record_type=RecordType.CHANGE,
+            record_id=change.id,
+            action="work_note",
+            actor=actor,
+            at=now,
+            number=change.number,
+        )
+    return JournalRecord(
+        kind=entry.kind, author=actor.username, body=entry.body, created_at=entry.created_at
+    )
 
 
 def vote_refusal(record: ChangeRecord, actor: User) -> str | None:
