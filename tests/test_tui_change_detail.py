@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, TextArea
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
@@ -23,12 +23,13 @@ from itsm_tui.screens.change_detail import ChangeDetailScreen
 from itsm_tui.screens.change_dialogs import (
     CausedByDialog,
     ChangeConflictDialog,
+    ChangeNoteDialog,
     ChangeStateDialog,
     VoteDialog,
 )
 from itsm_tui.screens.change_form import ChangeFormScreen
 from itsm_tui.screens.incident_detail import IncidentDetailScreen
-from itsm_tui.services import changes
+from itsm_tui.services import change_history, changes
 from itsm_tui.services.changes import ChangeCreate, ChangeMove, ChangeUpdate
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
@@ -168,6 +169,21 @@ async def test_state_dialog_shows_the_service_refusal(
         assert "assess needs the implementation, backout, test plan(s)" in dialog.error
         await pilot.press("escape")
         assert app.screen is screen and state(desk, bare) == "new"
+
+        # A work note lands on the change's journal; an empty one is refused in the dialog.
+        await pilot.press("n")
+        await settle(pilot)
+        note = app.screen
+        assert isinstance(note, ChangeNoteDialog)
+        await pilot.press("ctrl+s")
+        assert app.screen is note and "Write something first" in note.error
+        note.query_one(TextArea).text = "Vendor sends the [b]plans[/b] Friday"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen
+        desk.session.rollback()  # a fresh read
+        journal = change_history.change_history(desk.session, bare).journal
+        assert [entry.body for entry in journal] == ["Vendor sends the [b]plans[/b] Friday"]
 
         # Live: another desk renames the change; the feed brings it to this screen.
         changes.update_change(

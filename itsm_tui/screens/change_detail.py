@@ -28,7 +28,12 @@ from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.domain.conflicts import Conflict as WindowConflict
 from itsm_tui.domain.enums import ApprovalDecision
 from itsm_tui.screens.base import DeskScreen
-from itsm_tui.screens.change_dialogs import Call, ChangeStateDialog, VoteDialog
+from itsm_tui.screens.change_dialogs import (
+    Call,
+    ChangeNoteDialog,
+    ChangeStateDialog,
+    VoteDialog,
+)
 from itsm_tui.screens.change_time import when_text, window_text
 from itsm_tui.screens.context import FeedBatch, desk
 from itsm_tui.screens.dialogs import state_label
@@ -166,6 +171,7 @@ class ChangeDetailScreen(DeskScreen[None]):
         Binding("r", "vote('rejected')", "Reject"),
         Binding("s", "change_state", "State"),
         Binding("e", "edit", "Edit"),
+        Binding("n", "note", "Note"),
         Binding("o", "open_incident", "Incident"),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("escape", "back", "Back"),
@@ -366,6 +372,20 @@ class ChangeDetailScreen(DeskScreen[None]):
             self.notify(f"{number} is {record.state}; it can no longer change state.")
             return
         self.app.push_screen(dialog, moved)
+
+    def action_note(self) -> None:
+        number = self.number
+
+        def perform(text: str) -> Call[object]:
+            return lambda session, actor, clock: changes.add_note(
+                session, actor, clock, number, text
+            )
+
+        def noted(result: object | None) -> None:
+            if result is not None:
+                self._done("Work note added.")
+
+        self.app.push_screen(ChangeNoteDialog(number, perform), noted)
 
     def action_edit(self) -> None:
         open_form = getattr(self.app, "open_change_form", None)

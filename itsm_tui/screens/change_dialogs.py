@@ -25,7 +25,16 @@ from sqlmodel import Session
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, SelectionList
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    Label,
+    OptionList,
+    Select,
+    SelectionList,
+    TextArea,
+)
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -116,6 +125,33 @@ class ServiceCallDialog(ActionDialog[T | None], Generic[T]):
             self.show_error(f"Could not save: {event.worker.error}")
         else:
             self.show_error(f"Could not load choices: {event.worker.error}")
+
+
+# ---------------------------------------------------------------------------- notes
+
+
+class ChangeNoteDialog(ServiceCallDialog[object]):
+    """A work note on the change's journal; `perform(text)` builds the write. An empty note
+    is refused here, anything else the service refuses is shown inline, text kept."""
+
+    HINT = "ctrl+s: save · escape: cancel · enter: new line"
+
+    def __init__(self, number: str, perform: Callable[[str], Call[object]]) -> None:
+        super().__init__(f"Work note (internal) for {number}")
+        self.perform = perform
+
+    def body(self) -> ComposeResult:
+        yield TextArea(id="change-note-text", classes="-work-note")
+
+    def on_mount(self) -> None:
+        self.query_one("#change-note-text", TextArea).focus()
+
+    def prepare(self) -> Call[object] | None:
+        area = self.query_one("#change-note-text", TextArea)
+        if not area.text.strip():
+            self.show_error("Write something first (or escape to cancel).", area)
+            return None
+        return self.perform(area.text)
 
 
 # ---------------------------------------------------------------------------- votes
