@@ -10,6 +10,7 @@ from pathlib import Path
 from textual.widgets import OptionList, SelectionList, Static
 
 from itsm_tui.clock import FixedClock
+from itsm_tui.screens.change_form import ChangeFormScreen
 from itsm_tui.services import changes
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
@@ -103,3 +104,7 @@ async def test_the_calendar_by_keys(tmp_path: Path) -> None:
         assert [c.record.title for c in screen.period.changes_on(date(2026, 3, 20))] == [
             "Late addition"
         ]
+
+        await pilot.press("n")  # a new change from the calendar
+        await settle(pilot)
+        assert isinstance(app.screen, ChangeFormScreen)

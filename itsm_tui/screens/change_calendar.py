@@ -57,6 +57,7 @@ class ChangeCalendarScreen(DeskScreen[None]):
         Binding("w", "view('week')", "Week"),
         Binding("g,l", "view('agenda')", "Agenda"),
         Binding("enter", "open_day", "Day"),
+        Binding("n", "new_change", "New"),
         Binding("f", "filters", "Filters"),
         Binding("x", "clear_filters", "Clear filters"),
         Binding("r", "reload", "Refresh", show=False),
@@ -261,6 +262,11 @@ class ChangeCalendarScreen(DeskScreen[None]):
     def action_reload(self) -> None:
         first, last = self.span()
         self.load(first, last, self.filter)
+
+    def action_new_change(self) -> None:
+        open_form = getattr(self.app, "open_change_form", None)
+        if open_form is not None:
+            open_form(None)
 
     def action_open_day(self) -> None:
         from itsm_tui.screens.calendar_dialogs import DayDialog
