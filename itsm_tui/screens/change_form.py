@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
-from pydantic import BaseModel, ValidationError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -36,13 +35,13 @@ from itsm_tui.screens.change_dialogs import ChangeConflictDialog
 from itsm_tui.screens.change_time import INPUT_HINT, input_text, parse_local, zone
 from itsm_tui.screens.conflict_dialog import ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
+from itsm_tui.screens.form_checks import checked
 from itsm_tui.screens.incident_form import DiscardChangesDialog, person_label
 from itsm_tui.services import changes, directory
 from itsm_tui.services.changes import NONE, ChangeCreate, ChangeRecord, ChangeUpdate
 from itsm_tui.services.errors import Conflict, ServiceError
 from itsm_tui.services.records import ConfigItemRecord, GroupRecord, ServiceRecord, UserRecord
 
-M = TypeVar("M", bound=BaseModel)
 IMPACTS: tuple[tuple[int, str], ...] = ((1, "high"), (2, "medium"), (3, "low"))
 NOBODY = ""  # the Selects that must always hold a value: "" stands for none
 QUESTIONNAIRE = ""  # risk override Select: no override, the questionnaire decides
@@ -242,21 +241,6 @@ def update_data(
         else:
             data[name] = value
     return data, errors
-
-
-def field_errors(error: ValidationError) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else ""
-        found.setdefault(name, item["msg"].removeprefix("Value error, "))
-    return found
-
-
-def checked(model: type[M], data: Mapping[str, object]) -> tuple[M | None, dict[str, str]]:
-    try:
-        return model.model_validate(dict(data)), {}
-    except ValidationError as error:
-        return None, field_errors(error)
 
 
 def field_of(error: ServiceError) -> str | None:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -33,6 +32,7 @@ from itsm_tui.domain.priority import priority_for
 from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.conflict_dialog import ConflictDialog, ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
+from itsm_tui.screens.form_checks import checked
 from itsm_tui.services import directory, incidents
 from itsm_tui.services.errors import Conflict, ServiceError
 from itsm_tui.services.incident_inputs import UNASSIGNED, IncidentChanges, IncidentCreate
@@ -76,7 +76,6 @@ _FIELD_HINTS: tuple[tuple[str, str], ...] = (
     ("cannot take incidents", "assignee"),
 )
 _TITLE = TypeAdapter(Title)
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -174,23 +173,6 @@ def change_data(base: FormValues, values: FormValues) -> tuple[dict[str, object]
         else:
             data[name] = value
     return data, errors
-
-
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """First message per field, keyed by the field pydantic names in `loc[0]`."""
-    found: dict[str, str] = {}
-    for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else ""
-        found.setdefault(name, item["msg"].removeprefix("Value error, "))
-    return found
-
-
-def checked(model: type[M], data: Mapping[str, object]) -> tuple[M | None, dict[str, str]]:
-    """`(instance, {})` when `data` is valid for `model`, else `(None, field errors)`."""
-    try:
-        return model.model_validate(dict(data)), {}
-    except ValidationError as error:
-        return None, field_errors(error)
 
 
 def field_of(error: ServiceError) -> str | None:
