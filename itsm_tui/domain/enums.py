@@ -89,6 +89,7 @@ class RecordType(StrEnum):
     SLA_POLICY = "sla_policy"
     CHANGE = "change"
     FREEZE_WINDOW = "freeze_window"
+    PROBLEM = "problem"
 
 
 class ChangeType(StrEnum):
@@ -129,3 +130,17 @@ class ApprovalDecision(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class ProblemState(StrEnum):
+    NEW = "new"
+    ASSESS = "assess"
+    ROOT_CAUSE_ANALYSIS = "root_cause_analysis"
+    FIX_IN_PROGRESS = "fix_in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (ProblemState.RESOLVED, ProblemState.CLOSED, ProblemState.CANCELLED)

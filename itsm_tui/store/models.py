@@ -190,6 +190,9 @@ class Incident(SQLModel, table=True):
     caused_by_change_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("changes.id"), index=True)
     )
+    problem_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("problems.id"), index=True)
+    )
 
 
 _change_version = Column("version", Integer, nullable=False)
@@ -473,3 +476,79 @@ __all__ = [
     "User",
     "WorkerLease",
 ]
+
+
+_problem_version = Column("version", Integer, nullable=False)
+
+
+class Problem(SQLModel, table=True):
+    """The cause behind incidents. A known error once its root cause and workaround are
+    written down; resolved by a fix change (or a recorded reason). Versioned like incidents."""
+
+    __tablename__ = "problems"
+    __table_args__ = (Index("ix_problems_state_priority", "state", "priority"),)
+    __mapper_args__ = {"version_id_col": _problem_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    state: str = Field(sa_column=Column(String(30), nullable=False, index=True))
+    impact: int = Field(default=3, sa_column=Column(Integer, nullable=False))
+    urgency: int = Field(default=3, sa_column=Column(Integer, nullable=False))
+    priority: int = Field(default=5, sa_column=Column(Integer, nullable=False))
+    service_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("services.id"), index=True)
+    )
+    assignee_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"), index=True)
+    )
+    group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("groups.id"), index=True)
+    )
+    root_cause: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    workaround: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    known_error: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false(), index=True)
+    )
+    fix_change_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("changes.id"), index=True)
+    )
+    resolution_notes: str | None = Field(default=None, sa_column=Column(Text))
+    # Why it was resolved without a successful fix change (e.g. the vendor fixed it).
+    resolution_reason: str | None = Field(default=None, sa_column=Column(Text))
+    opened_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"))
+    )
+    opened_at: datetime = Field(sa_column=_utc(nullable=False))
+    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    resolved_at: datetime | None = Field(default=None, sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc())
+    version: int = Field(default=1, sa_column=_problem_version)
+
+
+class ProblemConfigItem(SQLModel, table=True):
+    """The CIs a problem concerns (the known-error database is searched by CI)."""
+
+    __tablename__ = "problem_config_items"
+
+    problem_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("problems.id", ondelete="CASCADE"), primary_key=True)
+    )
+    ci_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("config_items.id"), primary_key=True, index=True)
+    )
+
+
+class CandidateDismissal(SQLModel, table=True):
+    """A recurring-incident candidate someone said is not a problem. `key` names the cluster
+    (what its incidents share); it comes back only when it grows past `incident_count`."""
+
+    __tablename__ = "problem_candidate_dismissals"
+
+    key: str = Field(sa_column=Column(String(300), primary_key=True))
+    incident_count: int = Field(sa_column=Column(Integer, nullable=False))
+    dismissed_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"))
+    )
+    dismissed_at: datetime = Field(sa_column=_utc(nullable=False))
