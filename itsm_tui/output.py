@@ -92,6 +92,7 @@ def incident_text(detail: IncidentDetail | IncidentRecord) -> str:
         ("Closed", when(incident.closed_at)),
         ("Resolution", incident.resolution_code),
         ("Caused by", incident.caused_by),
+        ("Problem", incident.problem),
         ("Version", str(incident.version)),
     ]
     lines = [f"{incident.number}"]

@@ -18,6 +18,7 @@ from itsm_tui.store.models import (
     Group,
     Incident,
     JournalEntry,
+    Problem,
     Service,
     User,
 )
@@ -59,6 +60,7 @@ class _Names:
     cis: dict[int | None, str]
     incidents: dict[int | None, str]
     changes: dict[int | None, str]
+    problems: dict[int | None, str]
 
 
 def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
@@ -78,6 +80,7 @@ def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
         ids("parent_id"),
     )
     change_ids = ids("caused_by_change_id")
+    problem_ids = ids("problem_id")
     return _Names(
         users={u.id: u.username for u in users},
         user_display={u.id: u.display_name for u in users},
@@ -114,6 +117,13 @@ def _names(session: Session, incidents: Sequence[Incident]) -> _Names:
         )
         if change_ids
         else {},
+        problems=dict(
+            session.exec(
+                select(Problem.id, Problem.number).where(col(Problem.id).in_(problem_ids))
+            ).all()
+        )
+        if problem_ids
+        else {},
     )
 
 
@@ -134,6 +144,7 @@ def _names_of_one(session: Session, incident: Incident) -> _Names:
         cis=name(ConfigItem, incident.ci_id),
         incidents=name(Incident, incident.parent_id, "number"),
         changes=name(Change, incident.caused_by_change_id, "number"),
+        problems=name(Problem, incident.problem_id, "number"),
     )
 
 
@@ -174,6 +185,7 @@ def _to_record(incident: Incident, names: _Names) -> IncidentRecord:
         resolution_code=incident.resolution_code,
         resolution_notes=incident.resolution_notes,
         caused_by=names.changes.get(incident.caused_by_change_id),
+        problem=names.problems.get(incident.problem_id),
         version=incident.version,
     )
 

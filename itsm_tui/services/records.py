@@ -68,6 +68,7 @@ class IncidentRecord(Record):
     resolution_code: str | None
     resolution_notes: str | None
     caused_by: str | None = None  # the change that caused it (CHG number)
+    problem: str | None = None  # the problem it is linked to (PRB number)
     version: int
 
 
