@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+from textual.widgets import Input
 
 from itsm_tui.clock import FixedClock
 from itsm_tui.screens import incident_queue
 from itsm_tui.screens.dialogs import AssignChoice, AssignDialog, NoteDialog
 from itsm_tui.screens.help import HelpScreen
 from itsm_tui.screens.inbox import InboxScreen
-from itsm_tui.screens.queue_dialogs import BulkSummaryDialog, ViewsDialog
-from itsm_tui.services import incidents, notifications, queue, saved_views
+from itsm_tui.screens.queue_dialogs import BulkSummaryDialog, LinkProblemDialog, ViewsDialog
+from itsm_tui.services import incidents, notifications, problems, queue, saved_views
+from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
 from tests.conftest import Desk
 from tests.tui_helpers import app_for, create, queue_numbers, queue_table, seeded_desk, settle
@@ -163,13 +165,15 @@ async def test_bulk_assign_reports_what_was_done_and_what_was_refused(
         assert incidents.get_incident(session, theirs).assignee is None
 
 
-async def test_bulk_note_goes_on_every_marked_incident(
+async def test_bulk_note_goes_on_every_marked_incident_and_they_link_to_a_problem(
     desk_db: tuple[str, Desk], clock: FixedClock
 ) -> None:
     url, desk = desk_db
     numbers = [
         create(desk.session, desk, clock, title=f"T{n}", group="Service Desk") for n in range(2)
     ]
+    data = validate(problems.ProblemCreate, title="Nightly batch overruns")
+    problem = problems.create_problem(desk.session, desk["alice"], clock, data).number
     app = app_for(url, clock)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -180,10 +184,21 @@ async def test_bulk_note_goes_on_every_marked_incident(
         await settle(pilot, rounds=3)
         assert isinstance(app.screen, BulkSummaryDialog)
         assert len(app.screen.result.succeeded) == 2
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("home", "space", "space", "P")  # link both to the problem at once
+        await settle(pilot)
+        assert isinstance(app.screen, LinkProblemDialog)
+        app.screen.query_one(Input).value = problem.lower()
+        await pilot.press("enter")
+        await settle(pilot, rounds=3)
+        assert not queue_table(app).marked
     with open_database(url).session() as session:
         for number in numbers:
             bodies = [j.body for j in incidents.incident_detail(session, number).journal]
             assert "Checked by the night shift" in bodies
+        linked = problems.get_problem(session, problem).incidents
+        assert sorted(i.number for i in linked) == sorted(numbers)
 
 
 async def _wait_for(pilot, condition, timeout: float = 1.0) -> float:  # type: ignore[no-untyped-def]

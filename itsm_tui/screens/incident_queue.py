@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from itsm_tui.display import compact_age, compact_duration, printable, user_text
 from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.context import FeedBatch, desk
-from itsm_tui.services import bulk, queue, saved_views
+from itsm_tui.services import bulk, problems, queue, saved_views
 from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.queue import QueueCounts, QueueFilter, QueueRow, SlaSignal
 from itsm_tui.widgets.record_table import Column, Direction, RecordTable
@@ -76,6 +76,7 @@ class IncidentQueueScreen(DeskScreen[None]):
         Binding("A", "bulk_assign", "Bulk assign", show=False),
         Binding("S", "bulk_state", "Bulk state", show=False),
         Binding("N", "bulk_note", "Bulk note", show=False),
+        Binding("P", "link_problem", "Link to problem", show=False),
         Binding("escape", "clear_marks", "Clear marks", show=False),
         Binding("r", "reload", "Refresh", show=False),
     ]
@@ -483,6 +484,34 @@ class IncidentQueueScreen(DeskScreen[None]):
                 NoteDialog(comment=False),
                 lambda text: text and self.run_bulk(numbers, bulk.BulkNote(text)),
             )
+
+    def action_link_problem(self) -> None:
+        from itsm_tui.screens.queue_dialogs import LinkProblemDialog
+
+        numbers = self._marked_or_current()
+        if numbers:
+            self.app.push_screen(
+                LinkProblemDialog(len(numbers)),
+                lambda problem: problem and self.run_link(numbers, problem),
+            )
+
+    @work(thread=True, group="queue-bulk", exit_on_error=False)
+    def run_link(self, numbers: list[str], problem: str) -> None:
+        """All or nothing, in one transaction: a problem's incident list is never half made."""
+        app = desk(self.app)
+        try:
+            with app.database.session() as session:
+                record = problems.link_incidents(session, app.actor, app.clock, problem, numbers)
+        except ServiceError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            return
+        message = f"Linked {len(numbers)} incident(s) to {record.number}"
+        self.app.call_from_thread(self._linked, message)
+
+    def _linked(self, message: str) -> None:
+        self.table.clear_marks()
+        self.action_reload()
+        self.notify(message, markup=False)
 
     @work(thread=True, group="queue-bulk", exit_on_error=False)
     def run_bulk(self, numbers: list[str], action: bulk.BulkAction) -> None:

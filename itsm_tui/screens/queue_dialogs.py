@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from itsm_tui.display import printable, user_text
 from itsm_tui.domain.enums import IncidentState, Priority
 from itsm_tui.screens.context import desk
+from itsm_tui.screens.dialogs import ActionDialog
 from itsm_tui.services import bulk, directory, saved_views
 from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.queue import QueueFilter
@@ -196,3 +197,24 @@ class BulkSummaryDialog(ModalScreen[None]):
                     line.append(outcome.number + "  ", style="bold")
                     line.append_text(user_text(outcome.message))
                     yield Static(line)
+
+
+class LinkProblemDialog(ActionDialog[str | None]):
+    """Which problem the marked incidents belong to: returns the PRB number as typed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"Link {count} incident(s) to a problem")
+
+    def body(self) -> ComposeResult:
+        yield Label("Problem number (e.g. PRB0000012)")
+        yield Input(id="link-problem", compact=True, placeholder="PRB…")
+
+    def on_mount(self) -> None:
+        self.query_one("#link-problem", Input).focus()
+
+    def submit(self) -> None:
+        field = self.query_one("#link-problem", Input)
+        if not field.value.strip():
+            self.show_error("Type the problem's number (or escape to cancel).", field)
+            return
+        self.dismiss(field.value.strip())
