@@ -289,9 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--to-group", metavar="G", help="default: the group's escalation group")
     sub.add_argument("--expect-version", type=int, metavar="V")
 
-    from itsm_tui import cli_changes  # imports this module, so only once it is loaded
+    from itsm_tui import cli_changes, cli_problems  # import this module: only once loaded
 
     cli_changes.register(commands, command)
+    cli_problems.register(commands, command)
     return parser
 
 
