@@ -16,21 +16,34 @@ transactions could leave half of it applied.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
 
 from itsm_tui import output_changes
 from itsm_tui import output_problems as render
 from itsm_tui.cli import EXIT_FAILURE, EXIT_OK, _given, _level
 from itsm_tui.cli_changes import Command, _me, _names, _switch
+from itsm_tui.domain import patterns
 from itsm_tui.domain.enums import ChangeType, ProblemState
 from itsm_tui.output import printable
-from itsm_tui.services import problems
-from itsm_tui.services.errors import ValidationFailed
-from itsm_tui.services.validation import validate
+from itsm_tui.services import known_errors, problem_candidates, problems
+from itsm_tui.services.errors import NotFound, ValidationFailed
+from itsm_tui.services.incident_inputs import MAX_LIST_LIMIT
+from itsm_tui.services.validation import Input, validate
 
 if TYPE_CHECKING:
     from itsm_tui.cli import Context
 
+CANDIDATES_HELP = (
+    "groups of recent incidents not linked to a problem that share a CI, a service and "
+    "category, or similar titles; dismissed ones stay hidden until they grow"
+)
+KEDB_HELP = (
+    "search known errors (problems with a root cause and a workaround) by words in their "
+    "number, title, description, root cause or workaround; more matching words first"
+)
 RESOLVE_HELP = (
     "resolve every open incident linked to a resolved problem, with the problem's resolution "
     "as their notes; one transaction per incident. Prints each outcome; exits 0 when all were "
@@ -120,6 +133,35 @@ def register(commands: Any, command: Command) -> None:
     sub.add_argument("--assignee", metavar="U|me", help="default: the problem's")
     sub.add_argument("--group", metavar="G", help="default: the problem's")
 
+    sub = command(problem, "candidates", cmd_problem_candidates, CANDIDATES_HELP)
+    _detection_flags(sub)
+    sub = command(
+        problem,
+        "dismiss",
+        cmd_problem_dismiss,
+        "dismiss a recurring-incident candidate at its current size (it returns if it grows)",
+    )
+    sub.add_argument("key", help="as `problem candidates` prints it, e.g. ci:mail-01")
+    _detection_flags(sub)
+    sub = command(
+        problem,
+        "promote",
+        cmd_problem_promote,
+        "open a problem from a recurring-incident candidate, its incidents linked",
+    )
+    sub.add_argument("key", help="as `problem candidates` prints it, e.g. ci:mail-01")
+    sub.add_argument("--title", help="default: 'Recurring: <what they share> (N incidents)'")
+    _detection_flags(sub)
+
+    kedb = commands.add_parser("kedb", help="known-error database").add_subparsers(
+        dest="action", required=True
+    )
+    sub = command(kedb, "search", cmd_kedb_search, KEDB_HELP)
+    sub.add_argument("text", help="words to find ('' lists every known error)")
+    sub.add_argument("--service", metavar="S")
+    sub.add_argument("--ci", metavar="C")
+    sub.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+
 
 def _field_flags(sub: argparse.ArgumentParser, *, creating: bool) -> None:
     """The problem's own fields, shared by `new` and `update` so both spell them alike."""
@@ -142,7 +184,36 @@ def _field_flags(sub: argparse.ArgumentParser, *, creating: bool) -> None:
     )
 
 
+def _detection_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--days", type=int, default=patterns.DEFAULT_DAYS, metavar="N", help="window (default 30)"
+    )
+    sub.add_argument(
+        "--min-size",
+        type=int,
+        default=patterns.DEFAULT_MIN_SIZE,
+        metavar="N",
+        help="fewest incidents that make a candidate (default 3)",
+    )
+
+
 # ---------------------------------------------------------------------------- input helpers
+
+
+class _Detection(Input):
+    """`--days` and `--min-size` as detection accepts them (checked here, so a bad value is
+    bad input rather than the detector's ValueError); ten years bounds the window."""
+
+    days: Annotated[int, Field(ge=1, le=3650)]
+    min_size: Annotated[int, Field(ge=2)]
+
+
+class _Search(Input):
+    limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)]
+
+
+def _detection(a: argparse.Namespace) -> _Detection:
+    return validate(_Detection, days=a.days, min_size=a.min_size)
 
 
 def _field_values(ctx: Context) -> dict[str, Any]:
@@ -311,4 +382,78 @@ def cmd_problem_fix_change(ctx: Context) -> int:
         f"{a.number.strip().upper()}: {printable(change.title)}",
         output_changes.data(change),
     )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- candidates
+
+
+def cmd_problem_candidates(ctx: Context) -> int:
+    _ = ctx.actor  # only known users may read
+    window = _detection(ctx.args)
+    found = problem_candidates.find_candidates(
+        ctx.session, ctx.clock, days=window.days, min_size=window.min_size
+    )
+    _emit(ctx, render.candidate_table(found), render.candidate_data(found))
+    return EXIT_OK
+
+
+def cmd_problem_dismiss(ctx: Context) -> int:
+    """Dismiss at the size the candidate has now, so it comes back only when it grows."""
+    a = ctx.args
+    window = _detection(a)
+    key = a.key.strip()
+    found = problem_candidates.detect_all(
+        ctx.session, ctx.clock, days=window.days, min_size=window.min_size
+    )
+    candidate = next((c for c in found if c.key == key), None)
+    if candidate is None:
+        raise NotFound(f"no recurring-incident candidate '{key}' in the last {window.days} days")
+    problem_candidates.dismiss_candidate(ctx.session, ctx.actor, ctx.clock, key, candidate.size)
+    _emit(
+        ctx,
+        f"Dismissed {printable(key)} at {candidate.size} incidents; it comes back if it grows.",
+        {"key": key, "incident_count": candidate.size, "status": "dismissed"},
+    )
+    return EXIT_OK
+
+
+def cmd_problem_promote(ctx: Context) -> int:
+    a = ctx.args
+    window = _detection(a)
+    record = problem_candidates.promote_candidate(
+        ctx.session,
+        ctx.actor,
+        ctx.clock,
+        a.key.strip(),
+        title=a.title,
+        days=window.days,
+        min_size=window.min_size,
+    )
+    _emit(
+        ctx,
+        f"Created {record.number} (P{record.priority}, {record.incident_count} incident(s) "
+        f"linked): {printable(record.title)}",
+        render.data(record),
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- known errors
+
+
+def cmd_kedb_search(ctx: Context) -> int:
+    a = ctx.args
+    _ = ctx.actor  # only known users may read
+    limit = validate(_Search, limit=a.limit).limit
+    hits = known_errors.search_known_errors(
+        ctx.session, a.text, service=a.service, ci=a.ci, limit=limit
+    )
+    _emit(ctx, render.known_error_text(hits), output_changes.data(hits))
+    if len(hits) == a.limit:
+        # stderr, so `--json | jq length` scripts still get a clean array but a person sees it.
+        print(
+            f"itsm: note: showing the first {a.limit}; there may be more (raise --limit)",
+            file=sys.stderr,
+        )
     return EXIT_OK

@@ -13,13 +13,24 @@ from typing import Any
 
 from itsm_tui import output_changes
 from itsm_tui.display import printable
+from itsm_tui.domain.patterns import Candidate
 from itsm_tui.output import table, when
 from itsm_tui.output_changes import _clip, _indent, to_json
 from itsm_tui.services.bulk import BulkResult
+from itsm_tui.services.known_errors import KnownErrorHit
 from itsm_tui.services.problems import ProblemRecord
 from itsm_tui.services.records import JournalRecord
 
-__all__ = ["data", "problem_table", "problem_text", "resolution_text", "to_json"]
+__all__ = [
+    "candidate_data",
+    "candidate_table",
+    "data",
+    "known_error_text",
+    "problem_table",
+    "problem_text",
+    "resolution_text",
+    "to_json",
+]
 
 
 def data(value: ProblemRecord | Sequence[ProblemRecord]) -> Any:
@@ -147,3 +158,55 @@ def resolution_text(number: str, result: BulkResult) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def candidate_data(found: Sequence[Candidate]) -> list[dict[str, Any]]:
+    """Candidates as JSON, with the size and frequency they compute (per week, 1 decimal)."""
+    rows = []
+    for candidate in found:
+        row: dict[str, Any] = output_changes.data(candidate)
+        row["size"] = candidate.size
+        row["per_week"] = round(candidate.per_week, 1)
+        rows.append(row)
+    return rows
+
+
+def candidate_table(found: Sequence[Candidate]) -> str:
+    if not found:
+        return "No recurring-incident candidates."
+    return table(
+        ["KEY", "SIZE", "FIRST SEEN", "LAST SEEN", "PER WEEK", "SHARED", "INCIDENTS"],
+        [
+            [
+                c.key,
+                str(c.size),
+                when(c.first_seen),
+                when(c.last_seen),
+                f"{c.per_week:.1f}",
+                _clip(c.label, 40),
+                ", ".join(c.members),
+            ]
+            for c in found
+        ],
+    )
+
+
+def known_error_text(hits: Sequence[KnownErrorHit]) -> str:
+    """One block per known error: what it is, where, why it matched, and the workaround the
+    reader came for."""
+    if not hits:
+        return "No known errors match."
+    blocks = []
+    for hit in hits:
+        where = ", ".join(p for p in (hit.service, ", ".join(hit.cis)) if p) or "-"
+        lines = [
+            f"{hit.number}  P{hit.priority}  {hit.state}  {printable(where)}"
+            + (f"  ({printable(hit.why)})" if hit.reasons else ""),
+            _indent(printable(hit.title)),
+            "  Root cause:",
+            _indent(printable(hit.root_cause, multiline=True), 4),
+            "  Workaround:",
+            _indent(printable(hit.workaround, multiline=True), 4),
+        ]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -1,7 +1,8 @@
 """`itsm problem ...` as scripts use it: recording with incidents linked at once, listing and
 showing (incident counts and the SLA impact), edits with `--expect-version`, state moves and
 their guards, linking with the known error's workaround, resolving the linked incidents in one
-command, and a fix change made from the problem and carried through to resolve it.
+command, a fix change made from the problem and carried through to resolve it, recurring-
+incident candidates (listed, dismissed until they grow, promoted) and the known-error search.
 
 Commands run in-process through `itsm_tui.cli.main(argv, clock=...)` on SQLite (the rules are
 tested on both engines at the service level); the desk is built once and copied per test.
@@ -448,3 +449,125 @@ def test_a_fix_change_from_the_problem_resolves_it_once_closed_successfully(cli:
     with nothing_written(cli.url):
         late = cli.run("problem", "fix-change", PRB1)
     assert late.code == 2 and "needs no fix now" in late.err
+
+
+# ---------------------------------------------------------------------------- candidates
+
+
+def test_candidates_are_listed_dismissed_until_they_grow_and_promoted(cli: Cli) -> None:
+    old = incident(cli, "Printer jams on floor two")  # falls out of the 30-day window below
+    cli.clock.advance(days=40)
+    printers = [
+        incident(cli, title)
+        for title in (
+            "Printer jams on floor two",
+            "Printer jammed on floor two",
+            "Floor two printer: paper jam",
+        )
+    ]
+    mail = [incident(cli, f"Mail {what}", ci="mail-01") for what in ("slow", "late", "gone")]
+    incident(cli, "Password reset for the CFO")  # noise: shares nothing
+    found = cli.json("problem", "candidates")
+    assert [(c["key"], c["members"]) for c in found] == [
+        ("ci:mail-01", mail),  # the most recently seen first among equals
+        ("text:floor+jam+print+two", printers),
+    ]
+    first = found[0]
+    assert (first["kind"], first["size"], first["service"], first["cis"]) == (
+        "ci",
+        3,
+        "Email",
+        ["mail-01"],
+    )
+    assert first["first_seen"] == first["last_seen"] == "2026-04-11T09:00:00Z"
+    assert first["per_week"] == 21.0  # three in under a day
+    table = cli.ok("problem", "candidates").out.splitlines()
+    assert table[0].split() == [
+        "KEY", "SIZE", "FIRST", "SEEN", "LAST", "SEEN", "PER", "WEEK", "SHARED", "INCIDENTS",
+    ]  # fmt: skip
+    assert table[1].split()[:2] == ["ci:mail-01", "3"]
+    assert table[1].endswith(", ".join(mail))
+    wider = cli.json("problem", "candidates", "--days", "60")
+    assert [c["size"] for c in wider] == [4, 3] and old in wider[0]["members"]
+    assert cli.json("problem", "candidates", "--min-size", "4") == []
+    assert cli.ok("problem", "candidates", "--min-size", "4").out.strip() == (
+        "No recurring-incident candidates."
+    )
+
+    text_key = "text:floor+jam+print+two"
+    with nothing_written(cli.url):
+        assert cli.run("problem", "candidates", "--days", "0").code == 2
+        assert cli.run("problem", "candidates", "--min-size", "1").code == 2
+        assert cli.run("problem", "dismiss", text_key, user="vic").code == 4
+        assert cli.run("problem", "dismiss", "ci:nothing-here").code == 3
+        assert cli.run("problem", "promote", "ci:nothing-here").code == 3
+        assert cli.run("problem", "promote", "ci:mail-01", user="vic").code == 4
+    dismissed = cli.ok("problem", "dismiss", text_key, user="alice")
+    assert dismissed.out.strip() == (
+        f"Dismissed {text_key} at 3 incidents; it comes back if it grows."
+    )
+    assert [c["key"] for c in cli.json("problem", "candidates")] == ["ci:mail-01"]
+    again = cli.json("problem", "dismiss", text_key)  # still findable to dismiss again
+    assert again == {"key": text_key, "incident_count": 3, "status": "dismissed"}
+    grown = incident(cli, "Printer jams on floor two again")
+    back = {c["key"]: c for c in cli.json("problem", "candidates")}
+    assert back[text_key]["members"] == [*printers, grown]
+
+    promoted = cli.ok("problem", "promote", "ci:mail-01", "--title", "Mail server keeps failing")
+    assert promoted.out.strip() == (
+        "Created PRB0000001 (P5, 3 incident(s) linked): Mail server keeps failing"
+    )
+    problem = show(cli)
+    assert [i["number"] for i in problem["incidents"]] == mail
+    assert (problem["service"], problem["cis"]) == ("Email", ["mail-01"])
+    assert "recurring-incident candidate ci:mail-01" in problem["description"]
+    assert [c["key"] for c in cli.json("problem", "candidates")] == [text_key]
+    named = cli.json("problem", "promote", text_key)
+    assert named["title"] == "Recurring: Similar: Printer jams on floor two (4 incidents)"
+    assert cli.json("problem", "candidates") == []
+
+
+# ---------------------------------------------------------------------------- known errors
+
+
+def test_kedb_search_by_words_service_and_ci(cli: Cli) -> None:
+    new_problem(
+        cli,
+        "--ci",
+        "mail-01",
+        root_cause="The queue disk fills",
+        workaround="Purge the deferred queue",
+        impact="1",
+    )
+    new_problem(
+        cli,
+        title="VPN drops every ten minutes",
+        service="VPN",
+        root_cause="MTU mismatch on the disk-less gateway",
+        workaround="Lower the MTU to 1400",
+    )
+    new_problem(cli, title="Mail disk is slow", root_cause="Old disks")  # no workaround: not known
+    found = cli.json("kedb", "search", "queue")
+    assert [(h["number"], h["reasons"]) for h in found] == [(PRB1, ["matches queue"])]
+    assert (found[0]["workaround"], found[0]["cis"], found[0]["service"]) == (
+        "Purge the deferred queue",
+        ["mail-01"],
+        "Email",
+    )
+    both = cli.json("kedb", "search", "disk MTU")
+    assert [h["number"] for h in both] == [PRB2, PRB1]  # two words match beats priority
+    assert [h["number"] for h in cli.json("kedb", "search", "disk", "--service", "VPN")] == [PRB2]
+    assert [h["number"] for h in cli.json("kedb", "search", "", "--ci", "mail-01")] == [PRB1]
+    assert cli.json("kedb", "search", "printer") == []
+    assert cli.ok("kedb", "search", "printer").out.strip() == "No known errors match."
+    human = cli.ok("kedb", "search", "queue").out
+    assert human.startswith("PRB0000001  P3  new  Email, mail-01  (matches queue)\n")
+    assert "  Workaround:\n    Purge the deferred queue" in human
+    limited = cli.run("kedb", "search", "", "--limit", "1", "--json")
+    assert limited.code == 0 and [h["number"] for h in limited.json()] == [PRB1]
+    assert "showing the first 1" in limited.err
+    with nothing_written(cli.url):
+        assert cli.run("kedb", "search", "disk", "--service", "Nowhere").code == 2
+        assert cli.run("kedb", "search", "disk", "--ci", "nothing-01").code == 2
+        assert cli.run("kedb", "search", "disk", "--limit", "0").code == 2
+    assert cli.json("kedb", "search", "queue", user="vic") != []  # viewers read
