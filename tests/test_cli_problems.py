@@ -399,6 +399,7 @@ def test_resolve_incidents_reports_each_and_exits_1_on_any_refusal(cli: Cli) -> 
         none_left = cli.run("problem", "resolve-incidents", PRB1)
         assert none_left.code == 2 and "no open incidents" in none_left.err
         assert cli.run("problem", "resolve-incidents", "PRB0000099").code == 3
+        assert cli.run("problem", "resolve-incidents", PRB1, user="vic").code == 4
 
 
 # ---------------------------------------------------------------------------- fix change

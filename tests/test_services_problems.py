@@ -196,6 +196,8 @@ def test_resolving_the_problem_resolves_its_open_incidents_in_one_action(desk: D
         assert shown.resolution_code == "solved_workaround"
     with pytest.raises(ValidationFailed, match="no open incidents"):
         problems.resolve_linked_incidents(desk.session, desk["alice"], desk.clock, number)
+    with pytest.raises(PermissionDenied):
+        problems.resolve_linked_incidents(desk.session, desk["vic"], desk.clock, number)
 
 
 def test_problems_list_by_state_service_known_error_and_text(desk: Desk) -> None:

@@ -445,6 +445,8 @@ def resolve_linked_incidents(
     """Resolve every open incident linked to a resolved (or closed) problem, with the
     problem's resolution as their notes. One transaction per incident, as bulk actions are:
     one incident someone else holds does not stop the rest, and the result says which."""
+    with transaction(session):
+        _writer(session, actor)  # a viewer is refused outright, not once per incident
     problem = get_problem(session, number)
     if problem.state not in (ProblemState.RESOLVED.value, ProblemState.CLOSED.value):
         raise InvalidTransition(
