@@ -41,11 +41,14 @@ from itsm_tui.screens.dialogs import (
     StateDialog,
     state_label,
 )
-from itsm_tui.services import incidents
+from itsm_tui.screens.known_error_dialogs import KnownErrorDialog
+from itsm_tui.services import incidents, known_errors, problems
 from itsm_tui.services.errors import Conflict, NotFound, ServiceError
 from itsm_tui.services.incident_changes import changes_of
+from itsm_tui.services.known_errors import KnownErrorHit
 from itsm_tui.services.records import IncidentDetail, IncidentRecord
 from itsm_tui.store.models import User
+from itsm_tui.widgets.known_errors import KnownErrorPanel
 from itsm_tui.widgets.sla_gauge import SlaGauge
 from itsm_tui.widgets.timeline import Timeline
 
@@ -137,6 +140,7 @@ class IncidentDetailScreen(DeskScreen[None]):
         # Linking to the causing change is rarer: listed in help and the palette.
         Binding("L", "link_change", "Caused by…", show=False),
         Binding("G", "open_cause", "Causing change"),  # shown when one is linked
+        Binding("K", "known_errors", "Known errors"),  # shown when some are suggested
     ]
 
     def __init__(self, number: str) -> None:
@@ -158,6 +162,7 @@ class IncidentDetailScreen(DeskScreen[None]):
         with VerticalScroll(id="detail-body"):
             yield Static(Text(f"{self.number}  loading…"), id="detail-heading")
             yield Static(Text(""), id="caused-by", classes="-empty")
+            yield KnownErrorPanel(hint="(K: link one)", id="known-errors")
             with Grid(id="detail-fields"):
                 for field_id, label in FIELDS:
                     yield Label(label, classes="field-label")
@@ -226,6 +231,7 @@ class IncidentDetailScreen(DeskScreen[None]):
         self._show_gauges(detail)
         self.query_one(Timeline).show(detail.journal, detail.audit)
         self.set_status(Text(f"{record.number} at version {record.version}"))
+        self.load_known_errors()
 
     def _show_gauges(self, detail: IncidentDetail) -> None:
         box = self.query_one("#sla-gauges", Vertical)
@@ -483,6 +489,8 @@ class IncidentDetailScreen(DeskScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_cause":
             return self.record is not None and bool(self.record.caused_by)
+        if action == "known_errors":
+            return bool(self._suggested())
         return True
 
     def action_link_change(self) -> None:
@@ -525,3 +533,50 @@ class IncidentDetailScreen(DeskScreen[None]):
             self.notify("Listing a caller's incidents is not available yet.", markup=False)
             return
         open_caller(record.caller)
+
+    # ------------------------------------------------------------------ known errors
+
+    @work(thread=True, exclusive=True, group="incident-detail-known-errors", exit_on_error=False)
+    def load_known_errors(self) -> None:
+        """Suggestions are a hint, read after the incident: failing to read them hides the
+        panel rather than reporting an error over the incident itself."""
+        hits: list[KnownErrorHit] = []
+        try:
+            with desk(self.app).database.session() as session:
+                hits = known_errors.suggest_for_incident(session, self.number)
+        except ServiceError:
+            pass
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_known_errors, hits)
+
+    def _suggested(self) -> list[KnownErrorHit]:
+        """The known errors on show (none before the panel is mounted)."""
+        panel = next(iter(self.query(KnownErrorPanel)), None)
+        return panel.hits if panel is not None else []
+
+    def _show_known_errors(self, hits: list[KnownErrorHit]) -> None:
+        if self.is_attached:
+            self.query_one(KnownErrorPanel).show(hits)
+            self.refresh_bindings()
+
+    def action_known_errors(self) -> None:
+        """Link this incident to a suggested known error; its workaround becomes a work note."""
+        hits = self._suggested()
+        if (record := self._current()) is None or not hits:
+            return
+        number = record.number
+
+        def perform(problem: str) -> Call[object]:
+            return lambda session, actor, clock: problems.link_incidents(
+                session, actor, clock, problem, [number], apply_workaround=True
+            )
+
+        def linked(result: object | None) -> None:
+            if isinstance(result, problems.ProblemRecord):
+                self.notify(
+                    f"Linked to {result.number}; its workaround is in the work notes.",
+                    markup=False,
+                )
+                self.load()
+
+        self.app.push_screen(KnownErrorDialog(number, hits, perform), linked)

@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -33,9 +34,10 @@ from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.conflict_dialog import ConflictDialog, ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
 from itsm_tui.screens.form_checks import checked
-from itsm_tui.services import directory, incidents
+from itsm_tui.services import directory, incidents, known_errors
 from itsm_tui.services.errors import Conflict, ServiceError
 from itsm_tui.services.incident_inputs import UNASSIGNED, IncidentChanges, IncidentCreate
+from itsm_tui.services.known_errors import KnownErrorHit
 from itsm_tui.services.records import (
     ConfigItemRecord,
     GroupRecord,
@@ -44,6 +46,7 @@ from itsm_tui.services.records import (
     UserRecord,
 )
 from itsm_tui.services.validation import Title
+from itsm_tui.widgets.known_errors import KnownErrorPanel
 
 LEVELS: tuple[tuple[int, str], ...] = ((1, "high"), (2, "medium"), (3, "low"))
 # A new incident starts at low/low (P5), as most desks do: the agent raises what they judge.
@@ -349,6 +352,10 @@ class IncidentFormScreen(DeskScreen[str | None]):
                             value=NOBODY,
                         ),
                     )
+
+        yield KnownErrorPanel(
+            hint="(link one from the incident after saving: K)", shown=1, id="form-known-errors"
+        )
 
     def _field(self, name: str, widget: Widget) -> Iterable[Widget]:
         """Label, input and the (normally hidden) error line under it."""
@@ -765,6 +772,53 @@ class IncidentFormScreen(DeskScreen[str | None]):
         line.set_class(message is not None, "-shown")
         line.set_class(failure, "-failure")
         line.remove_class("-busy")
+
+    # ------------------------------------------------------------------ known errors
+
+    # Seconds typing must pause before known errors are looked up for the new incident.
+    KNOWN_ERROR_DEBOUNCE = 0.4
+    _known_error_timer: Timer | None = None
+
+    @on(Input.Changed, "#field-title")
+    @on(TextArea.Changed, "#field-description")
+    @on(Select.Changed, "#field-service, #field-ci")
+    def _draft_changed(self) -> None:
+        """A new incident's wording or place changed: look for known errors like it once
+        typing pauses, so the agent sees a workaround before saving. (Linking waits until
+        the incident exists: the detail's K.)"""
+        if self.number is not None or not self.loaded:
+            return
+        if self._known_error_timer is not None:
+            self._known_error_timer.stop()
+        self._known_error_timer = self.set_timer(
+            self.KNOWN_ERROR_DEBOUNCE, self._look_up_known_errors
+        )
+
+    def _look_up_known_errors(self) -> None:
+        values = self.read_form()
+        if not (values.title.strip() or values.service or values.ci):
+            self._show_known_errors([])
+            return
+        self.load_known_errors(values.title, values.description, values.service, values.ci)
+
+    @work(thread=True, exclusive=True, group="incident-form-known-errors", exit_on_error=False)
+    def load_known_errors(
+        self, title: str, description: str, service: str | None, ci: str | None
+    ) -> None:
+        hits: list[KnownErrorHit] = []
+        try:
+            with desk(self.app).database.session() as session:
+                hits = known_errors.suggest_for_draft(
+                    session, title=title, description=description, service=service, ci=ci
+                )
+        except ServiceError:
+            pass  # a hint, not the form's business: nothing is suggested
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_known_errors, hits)
+
+    def _show_known_errors(self, hits: list[KnownErrorHit]) -> None:
+        if self.is_attached:
+            self.query_one(KnownErrorPanel).show(hits)
 
 
 def person_label(user: UserRecord) -> str:
