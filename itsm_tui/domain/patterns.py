@@ -43,6 +43,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from operator import attrgetter
 
 DEFAULT_DAYS = 30
 DEFAULT_MIN_SIZE = 3
@@ -66,8 +68,9 @@ _STOP_WORDS = """
     anymore today yesterday morning afternoon unable hi hello thanks thank regards
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
-_NOISE = re.compile(r"\S*\d\S*|\S+\.\S+")  # words with digits or dots: hosts, IPs, numbers
-_NON_LETTERS = re.compile(r"[^a-z]+")
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"[a-z]{2,}")
+_EDGE_PUNCTUATION = ".,;:!?()[]{}<>\"'`"
 _PLURAL_ES = ("ches", "shes", "sses", "xes", "zes")
 
 
@@ -131,17 +134,19 @@ class Candidate:
 
 def normalise(text: str) -> tuple[str, ...]:
     """The distinct informative word stems of `text`, in first-seen order."""
-    text = _NOISE.sub(" ", text.lower().replace("e-mail", "email"))
-    seen: dict[str, None] = {}
-    for word in _NON_LETTERS.split(text):
-        if len(word) < 2 or word in STOP_WORDS:
-            continue
-        seen.setdefault(stem(word), None)
-        if len(seen) >= MAX_TOKENS:
-            break
-    return tuple(seen)
+    text = text.lower().replace("e-mail", "email")
+    if _DIGIT.search(text) or "." in text:
+        # Drop host names, IPs, ticket and error numbers: they differ every time.
+        text = " ".join(
+            raw
+            for raw in text.split()
+            if not (_DIGIT.search(raw) or "." in raw.strip(_EDGE_PUNCTUATION))
+        )
+    words = [w for w in _WORD.findall(text) if w not in STOP_WORDS]
+    return tuple(dict.fromkeys(map(stem, words)))[:MAX_TOKENS]
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A crude, predictable stem: one inflection off, then the first five letters.
 
@@ -179,7 +184,7 @@ def dice(a: frozenset[str], b: frozenset[str]) -> float:
 def in_window(facts: Iterable[IncidentFacts], now: datetime, days: int) -> list[IncidentFacts]:
     """The incidents opened in the `days` up to `now` (both ends included), by number."""
     since = now - timedelta(days=days)
-    return sorted((f for f in facts if since <= f.opened_at <= now), key=lambda f: f.number)
+    return sorted((f for f in facts if since <= f.opened_at <= now), key=attrgetter("number"))
 
 
 def detect(
@@ -271,11 +276,11 @@ def _text_groups(
     rows: list[IncidentFacts], min_size: int
 ) -> list[tuple[str, CandidateKind, str, list[IncidentFacts]]]:
     by_tokens: dict[frozenset[str], list[IncidentFacts]] = {}
-    for fact in rows:
+    for fact in rows:  # rows come by number, so this order does not depend on the input's
         tokens = text_tokens(fact)
         if tokens:
             by_tokens.setdefault(frozenset(tokens), []).append(fact)
-    sets = sorted(by_tokens, key=lambda s: (len(s), sorted(s)))
+    sets = sorted(by_tokens, key=len)  # stable: equal sizes keep the by-number order
     links = _UnionFind(len(sets))
     _join(sets, links)
     clusters: dict[int, list[int]] = {}
@@ -300,25 +305,28 @@ def _join(sets: list[frozenset[str]], links: _UnionFind) -> None:
     filter) and, with tokens ordered rarest first, only if they share a token within x's first
     |x| - ceil(|x| * t / (2 - t)) + 1 tokens and y's likewise (prefix filter)."""
     frequency: Counter[str] = Counter(token for s in sets for token in s)
+    rank = {token: i for i, token in enumerate(sorted(frequency, key=lambda t: (frequency[t], t)))}
     jaccard = TEXT_SIMILARITY / (2 - TEXT_SIMILARITY)
     index: dict[str, list[int]] = {}
+    sizes = [len(tokens) for tokens in sets]
     for i, tokens in enumerate(sets):
-        if len(tokens) < 2:
+        size = sizes[i]
+        if size < 2:
             continue  # one word matches nothing but itself (2/3 < threshold), done by hashing
-        ordered = sorted(tokens, key=lambda t: (frequency[t], t))
-        prefix = ordered[: len(tokens) - math.ceil(len(tokens) * jaccard - 1e-9) + 1]
-        shortest = len(tokens) * jaccard - 1e-9
+        ordered = sorted(tokens, key=rank.__getitem__)
+        prefix = ordered[: size - math.ceil(size * jaccard - 1e-9) + 1]
+        shortest = size * jaccard - 1e-9
         probed: set[int] = set()
         for token in prefix:
-            for j in index.get(token, ()):
-                if j in probed:
-                    continue
-                probed.add(j)
-                other = sets[j]
-                if len(other) < shortest or links.find(i) == links.find(j):
-                    continue
-                if dice(tokens, other) >= TEXT_SIMILARITY - 1e-9:
-                    links.union(i, j)
+            block = index.get(token)
+            if block:
+                probed.update(block)
+        for j in probed:
+            other_size = sizes[j]
+            if other_size < shortest:
+                continue
+            if 2 * len(tokens & sets[j]) >= TEXT_SIMILARITY * (size + other_size) - 1e-9:
+                links.union(i, j)
         for token in prefix:
             block = index.setdefault(token, [])
             if len(block) < MAX_BLOCK:
