@@ -19,11 +19,17 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from itsm_tui.clock import Clock, SystemClock
-from itsm_tui.commands import ChangeNumberProvider, DeskCommandsProvider, IncidentNumberProvider
+from itsm_tui.commands import (
+    ChangeNumberProvider,
+    DeskCommandsProvider,
+    IncidentNumberProvider,
+    ProblemNumberProvider,
+)
 from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.screens.change_calendar import ChangeCalendarScreen
 from itsm_tui.screens.incident_queue import IncidentQueueScreen
-from itsm_tui.screens.pending import ProblemsScreen, SlaScreen
+from itsm_tui.screens.pending import SlaScreen
+from itsm_tui.screens.problem_board import ProblemBoardScreen
 from itsm_tui.services import directory, leases, notifications, saved_views
 from itsm_tui.services.queue import QueueFilter
 from itsm_tui.services.records import NotificationRecord
@@ -40,11 +46,16 @@ class ITSMApp(App[None]):
     MODES: ClassVar[dict[str, type[IncidentQueueScreen] | type[ChangeCalendarScreen]]] = {  # type: ignore[assignment]
         "incidents": IncidentQueueScreen,
         "changes": ChangeCalendarScreen,
-        "problems": ProblemsScreen,
+        "problems": ProblemBoardScreen,
         "sla": SlaScreen,
     }
     DEFAULT_MODE = "incidents"
-    COMMANDS = App.COMMANDS | {IncidentNumberProvider, ChangeNumberProvider, DeskCommandsProvider}
+    COMMANDS = App.COMMANDS | {
+        IncidentNumberProvider,
+        ChangeNumberProvider,
+        ProblemNumberProvider,
+        DeskCommandsProvider,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_mode('incidents')", "Incidents", show=False),
         Binding("2", "switch_mode('changes')", "Changes", show=False),
@@ -190,6 +201,20 @@ class ITSMApp(App[None]):
                 self.open_change(result)  # a new change: straight to its detail
 
         self.push_screen(ChangeFormScreen(number), saved)
+
+    def open_problem(self, number: str) -> None:
+        from itsm_tui.screens.problem_detail import ProblemDetailScreen
+
+        self.push_screen(ProblemDetailScreen(number))
+
+    def open_problem_form(self, number: str | None = None) -> None:
+        from itsm_tui.screens.problem_form import ProblemFormScreen
+
+        def saved(result: str | None) -> None:
+            if result is not None and number is None:
+                self.open_problem(result)  # a new problem: straight to its detail
+
+        self.push_screen(ProblemFormScreen(number), saved)
 
     def open_caller_incidents(self, caller: str) -> None:
         self._show_queue(QueueFilter(states=(), caller=caller))

@@ -1,6 +1,6 @@
-"""Command palette providers: go to an incident or a change by number, new incident, new
-change, the modes, saved views and themes. Titles in hits are user text, so they are shown as
-plain Content."""
+"""Command palette providers: go to an incident, a change or a problem by number, new
+incident, new change, new problem, the modes, saved views and themes. Titles in hits are user
+text, so they are shown as plain Content."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.markup import escape
 
 from itsm_tui.display import printable
 from itsm_tui.screens.context import desk
-from itsm_tui.services import change_history, queue, saved_views
+from itsm_tui.services import change_history, problems, queue, saved_views
 
 MODES = (
     ("incidents", "Incidents"),
@@ -77,6 +77,41 @@ class ChangeNumberProvider(Provider):
             )
 
 
+class ProblemNumberProvider(Provider):
+    """Type a problem number, or its digits, to open that problem."""
+
+    LIMIT = 10
+
+    async def search(self, query: str) -> Hits:
+        fragment = query.strip().upper()
+        digits = fragment.removeprefix("PRB")
+        if not digits or not digits.isdigit():
+            return
+        app = self.app
+        opener = getattr(app, "open_problem", None)
+        if opener is None:
+            return
+
+        def lookup() -> list[problems.ProblemRecord]:
+            with desk(app).database.session() as session:
+                found = problems.list_problems(session, text=digits)
+            return [r for r in found if digits in r.number][: self.LIMIT]
+
+        for rank, record in enumerate(await asyncio.to_thread(lookup)):
+            display = Content.assemble(
+                (record.number, "bold"),
+                "  ",
+                Content(printable(record.title)),
+                f"  ({record.state.replace('_', ' ')})",
+            )
+            yield Hit(
+                0.98 - rank / 100,
+                display,
+                partial(opener, record.number),
+                text=f"{record.number} {printable(record.title)}",
+            )
+
+
 class DeskCommandsProvider(Provider):
     """The desk's fixed commands plus the user's saved views."""
 
@@ -89,6 +124,9 @@ class DeskCommandsProvider(Provider):
         new_change = getattr(app, "open_change_form", None)
         if new_change is not None:
             commands.append(("New change", partial(new_change, None), "Request a change"))
+        new_problem = getattr(app, "open_problem_form", None)
+        if new_problem is not None:
+            commands.append(("New problem", partial(new_problem, None), "Record a problem"))
         # On an incident's detail: link it to the change that caused it (also key L there).
         link = getattr(self.screen, "action_link_change", None)
         if link is not None:

@@ -1,5 +1,5 @@
-"""Modes whose screens arrive with later issues: Problems (issue 6) and the SLA dashboard
-(issue 7). Each says so plainly and points at what works today."""
+"""Modes whose screens arrive with later issues: the SLA dashboard (issue 7). It says so
+plainly and points at what works today."""
 
 from __future__ import annotations
 
@@ -15,14 +15,6 @@ class PendingModeScreen(DeskScreen[None]):
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text(self.MESSAGE), classes="pending-mode")
-
-
-class ProblemsScreen(PendingModeScreen):
-    SECTION = "Problems"
-    MESSAGE = (
-        "Problem Management (problem board, known errors, recurring-incident detection) is not "
-        "built yet.\n\nPress 1 for the incident queue, ctrl+p for the command palette."
-    )
 
 
 class SlaScreen(PendingModeScreen):
