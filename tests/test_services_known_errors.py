@@ -91,11 +91,13 @@ def test_search_matches_words_filters_by_service_and_ci_and_ranks(desk: Desk) ->
 
 
 def test_suggestions_rank_same_ci_over_same_service_over_similar_text(desk: Desk) -> None:
+    """With the same wording, the same CI ranks above the same service, above text alone."""
     _ci(desk, "mail-02", "Email")
     on_ci = _known(desk, STUCK, cis=("mail-01",), workaround="Flush the queue on mail-01")
     on_service = _known(desk, STUCK, cis=("mail-02",))
     text_only = _known(desk, STUCK, cis=("vpn-gw-01",))
     unrelated_ci = _known(desk, "Backup job overruns", cis=("mail-01",))
+    _known(desk, "Calendar sync lags", service="Email")  # same service, no word in common
     _known(desk, "Tunnel flaps", cis=("vpn-gw-01",))  # other service, other words
     _problem(desk, STUCK, cis=("mail-01",), root_cause="no workaround yet")  # no known error
     _cancel(desk, _known(desk, STUCK, cis=("mail-01",)))
@@ -131,7 +133,10 @@ def test_draft_suggestions_work_before_the_incident_exists(desk: Desk) -> None:
         session, title="Remote access", description="The VPN client keeps connecting"
     )
     assert _numbers(described) == [vpn]
-    assert _numbers(known_errors.suggest_for_draft(session, title="", service="VPN")) == [vpn]
+    by_service = known_errors.suggest_for_draft(session, title="Client slow", service="VPN")
+    assert [(h.number, h.why) for h in by_service] == [(vpn, "same service VPN")]
+    # The service alone is not enough: a word in common is (a CI alone is, below).
+    assert known_errors.suggest_for_draft(session, title="", service="VPN") == []
     on_ci = known_errors.suggest_for_draft(session, title="", ci="vpn-gw-01")
     assert [(h.number, h.why) for h in on_ci] == [(vpn, "same CI vpn-gw-01")]
     # One shared word is not "similar"; an empty draft or an unknown name suggests nothing.

@@ -77,8 +77,7 @@ async def test_suggest_link_and_see_it_in_the_form(sqlite_url: str, clock: Fixed
         assert _panel_text(form_panel) == ""
         form.query_one("#field-title", Input).focus()
         await pilot.press(*"queue stuck on mail")
-        await pilot.pause(IncidentFormScreen.KNOWN_ERROR_DEBOUNCE + 0.2)
-        await settle(pilot)
+        await settle(pilot)  # the debounce is a worker: settling waits it out
         shown = _panel_text(form_panel)
         assert known in shown and "similar text" in shown and WORKAROUND in shown
         assert "after saving" in shown

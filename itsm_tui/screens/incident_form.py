@@ -12,6 +12,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -22,7 +23,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -777,7 +777,6 @@ class IncidentFormScreen(DeskScreen[str | None]):
 
     # Seconds typing must pause before known errors are looked up for the new incident.
     KNOWN_ERROR_DEBOUNCE = 0.4
-    _known_error_timer: Timer | None = None
 
     @on(Input.Changed, "#field-title")
     @on(TextArea.Changed, "#field-description")
@@ -786,15 +785,14 @@ class IncidentFormScreen(DeskScreen[str | None]):
         """A new incident's wording or place changed: look for known errors like it once
         typing pauses, so the agent sees a workaround before saving. (Linking waits until
         the incident exists: the detail's K.)"""
-        if self.number is not None or not self.loaded:
-            return
-        if self._known_error_timer is not None:
-            self._known_error_timer.stop()
-        self._known_error_timer = self.set_timer(
-            self.KNOWN_ERROR_DEBOUNCE, self._look_up_known_errors
-        )
+        if self.number is None and self.loaded:
+            self._debounce_known_errors()
 
-    def _look_up_known_errors(self) -> None:
+    @work(exclusive=True, group="incident-form-known-errors-wait", exit_on_error=False)
+    async def _debounce_known_errors(self) -> None:
+        """The pause, as a worker rather than a timer: each change cancels the previous wait,
+        and whoever waits for the screen's workers (tests, snapshots) waits for this too."""
+        await asyncio.sleep(self.KNOWN_ERROR_DEBOUNCE)
         values = self.read_form()
         if not (values.title.strip() or values.service or values.ci):
             self._show_known_errors([])

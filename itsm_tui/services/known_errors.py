@@ -6,9 +6,12 @@ Two reads, two different questions:
   known error matching more of them ranks higher (then the more urgent one first).
 - `suggest_for_incident` / `suggest_for_draft` are the desk guessing for the agent: known
   errors on the incident's CI, then its service, then anywhere with similar text, scored by
-  how much of the incident's wording they share. Only open ones (not closed or cancelled)
-  are suggested, because a suggestion is offered for linking and `problems.link_incidents`
-  refuses those; the one the incident is already linked to is left out.
+  how much of the incident's wording they share. The same CI is reason enough; the same
+  service only with a word in common (a busy service's known errors would otherwise sit on
+  every one of its incidents); another service only with similar text. Only open ones (not
+  closed or cancelled) are suggested, because a suggestion is offered for linking and
+  `problems.link_incidents` refuses those; the one the incident is already linked to is
+  left out.
 
 Linking an incident to a known error is `problems.link_incidents(..., apply_workaround=True)`,
 which writes the workaround on the incident as a work note; this module only reads.
@@ -31,8 +34,9 @@ from itsm_tui.store.models import ConfigItem, Problem, ProblemConfigItem, Servic
 
 # Not a reason to suggest anything: words every incident and problem has.
 _STOPWORDS = (
-    "a an and are as at be by can cannot does for from has have in is it its no not of on or "
-    "the to was were when with without after before down up"
+    "a an and are as at be by can cannot do does did for from has have how in is it its my no "
+    "not of on or our the this that to was were we what when why with without you your after "
+    "before down up"
 )
 STOPWORDS = frozenset(_STOPWORDS.split())
 # Extra score for where a suggestion comes from; text similarity adds 0-100 on top, so with
@@ -238,13 +242,13 @@ def _suggest(
         text_score = max(similarity(title_words, theirs), similarity(all_words, theirs))
         score = text_score
         reasons: list[str] = []
-        if draft.ci is not None and draft.ci in cis:
-            reasons.append(f"same CI {draft.ci}")
+        if ci_id is not None and draft.ci and draft.ci.strip() in cis:
+            reasons.append(f"same CI {draft.ci.strip()}")
             score += SAME_CI_WEIGHT
-        elif service_id is not None and problem.service_id == service_id:
+        shared = sum(1 for word in all_words if _found(word, theirs))
+        if not reasons and shared and service_id is not None and problem.service_id == service_id:
             reasons.append(f"same service {service_name}")
             score += SAME_SERVICE_WEIGHT
-        shared = sum(1 for word in all_words if _found(word, theirs))
         if shared >= TEXT_ONLY_MIN_SHARED and text_score >= TEXT_ONLY_MIN_SIMILARITY:
             reasons.append("similar text")
         if reasons:
