@@ -29,7 +29,7 @@ from itsm_tui.domain import patterns
 from itsm_tui.domain.enums import ChangeType, ProblemState
 from itsm_tui.output import printable
 from itsm_tui.services import known_errors, problem_candidates, problems
-from itsm_tui.services.errors import NotFound, ValidationFailed
+from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.incident_inputs import MAX_LIST_LIMIT
 from itsm_tui.services.validation import Input, validate
 
@@ -200,20 +200,8 @@ def _detection_flags(sub: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------- input helpers
 
 
-class _Detection(Input):
-    """`--days` and `--min-size` as detection accepts them (checked here, so a bad value is
-    bad input rather than the detector's ValueError); ten years bounds the window."""
-
-    days: Annotated[int, Field(ge=1, le=3650)]
-    min_size: Annotated[int, Field(ge=2)]
-
-
 class _Search(Input):
     limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)]
-
-
-def _detection(a: argparse.Namespace) -> _Detection:
-    return validate(_Detection, days=a.days, min_size=a.min_size)
 
 
 def _field_values(ctx: Context) -> dict[str, Any]:
@@ -390,9 +378,8 @@ def cmd_problem_fix_change(ctx: Context) -> int:
 
 def cmd_problem_candidates(ctx: Context) -> int:
     _ = ctx.actor  # only known users may read
-    window = _detection(ctx.args)
     found = problem_candidates.find_candidates(
-        ctx.session, ctx.clock, days=window.days, min_size=window.min_size
+        ctx.session, ctx.clock, days=ctx.args.days, min_size=ctx.args.min_size
     )
     _emit(ctx, render.candidate_table(found), render.candidate_data(found))
     return EXIT_OK
@@ -401,34 +388,28 @@ def cmd_problem_candidates(ctx: Context) -> int:
 def cmd_problem_dismiss(ctx: Context) -> int:
     """Dismiss at the size the candidate has now, so it comes back only when it grows."""
     a = ctx.args
-    window = _detection(a)
     key = a.key.strip()
-    found = problem_candidates.detect_all(
-        ctx.session, ctx.clock, days=window.days, min_size=window.min_size
+    size = problem_candidates.dismiss_current(
+        ctx.session, ctx.actor, ctx.clock, key, days=a.days, min_size=a.min_size
     )
-    candidate = next((c for c in found if c.key == key), None)
-    if candidate is None:
-        raise NotFound(f"no recurring-incident candidate '{key}' in the last {window.days} days")
-    problem_candidates.dismiss_candidate(ctx.session, ctx.actor, ctx.clock, key, candidate.size)
     _emit(
         ctx,
-        f"Dismissed {printable(key)} at {candidate.size} incidents; it comes back if it grows.",
-        {"key": key, "incident_count": candidate.size, "status": "dismissed"},
+        f"Dismissed {printable(key)} at {size} incidents; it comes back if it grows.",
+        {"key": key, "incident_count": size, "status": "dismissed"},
     )
     return EXIT_OK
 
 
 def cmd_problem_promote(ctx: Context) -> int:
     a = ctx.args
-    window = _detection(a)
     record = problem_candidates.promote_candidate(
         ctx.session,
         ctx.actor,
         ctx.clock,
         a.key.strip(),
         title=a.title,
-        days=window.days,
-        min_size=window.min_size,
+        days=a.days,
+        min_size=a.min_size,
     )
     _emit(
         ctx,

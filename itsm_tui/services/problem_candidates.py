@@ -36,6 +36,14 @@ KEY_PREFIXES = ("ci:", "service:", "text:")
 TITLE_LENGTH = 200
 
 
+class Detection(Input):
+    """How far back detection looks and how many incidents make a candidate, checked at the
+    edge so a bad value is bad input rather than the detector's ValueError."""
+
+    days: Annotated[int, Field(ge=1, le=3650)] = patterns.DEFAULT_DAYS
+    min_size: Annotated[int, Field(ge=2)] = patterns.DEFAULT_MIN_SIZE
+
+
 class Dismissal(Input):
     key: Annotated[str, Field(min_length=4, max_length=300)]
     incident_count: Annotated[int, Field(ge=1)]
@@ -88,8 +96,9 @@ def detect_all(
     min_size: int = patterns.DEFAULT_MIN_SIZE,
 ) -> list[Candidate]:
     """Every candidate, dismissed or not."""
-    facts = load_facts(session, clock, days=days)
-    return patterns.detect(facts, clock.now(), days=days, min_size=min_size)
+    checked = validate(Detection, days=days, min_size=min_size)
+    facts = load_facts(session, clock, days=checked.days)
+    return patterns.detect(facts, clock.now(), days=checked.days, min_size=checked.min_size)
 
 
 def find_candidates(
@@ -142,6 +151,26 @@ def dismiss_candidate(
             at=now,
             changes={"dismissed_candidate": (before, f"{data.key} ({data.incident_count})")},
         )
+
+
+def dismiss_current(
+    session: Session,
+    actor: User,
+    clock: Clock,
+    key: str,
+    *,
+    days: int = patterns.DEFAULT_DAYS,
+    min_size: int = patterns.DEFAULT_MIN_SIZE,
+) -> int:
+    """Dismiss the candidate `key` at the size it has now (it comes back only if it grows);
+    returns that size."""
+    key = key.strip()
+    found = {c.key: c for c in detect_all(session, clock, days=days, min_size=min_size)}
+    candidate = found.get(key)
+    if candidate is None:
+        raise NotFound(f"no recurring-incident candidate '{key}' in the last {days} days")
+    dismiss_candidate(session, actor, clock, key, candidate.size)
+    return candidate.size
 
 
 def promote_candidate(
