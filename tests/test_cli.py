@@ -22,6 +22,7 @@ import pytest
 from itsm_tui import config
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
+from itsm_tui.services.demo_problems import story_incident_count
 from tests.cli_helpers import Cli, build_desk, copy_database, db_state
 
 ESC = "\x1b"
@@ -843,7 +844,7 @@ def test_demo_no_launch_loads_a_deterministic_dataset(
 
     one, two = (Cli(url, clock, capsys, user="tester") for url in urls)
     incidents = one.json("incident", "list", "--limit", "1000")
-    assert len(incidents) == 20
+    assert len(incidents) == 20 + story_incident_count()  # the random ones and the problems'
     assert incidents == two.json("incident", "list", "--limit", "1000")
     users = {u["username"]: u["role"] for u in one.json("user", "list")}
     assert users["tester"] == "supervisor"  # the acting user lands on the desk as a supervisor

@@ -18,6 +18,7 @@ from itsm_tui.clock import FixedClock
 from itsm_tui.domain.sla import SlaStage
 from itsm_tui.services import incidents, slas
 from itsm_tui.services.demo import DemoOptions, load_demo
+from itsm_tui.services.demo_problems import story_incident_count
 from itsm_tui.services.errors import NotFound
 from itsm_tui.services.sla_verify import (
     ClockMismatch,
@@ -156,8 +157,9 @@ def test_clean_on_the_demo_dataset(database: Database, clock: FixedClock) -> Non
     with database.session() as session:
         report = verify_clocks(session, clock.now())
         assert report.ok, [m.describe() for m in report.mismatches]
-        assert report.incidents_checked == 30
-        assert report.clocks_checked == 60
+        total = 30 + story_incident_count()  # the random incidents and the problems'
+        assert report.incidents_checked == total
+        assert report.clocks_checked == 2 * total
 
         # The batched reads agree with what sync_clocks reads one incident at a time.
         batch = _incidents(session, None)

@@ -2,7 +2,8 @@
 
 Everything is created through the public services with a stepped clock, so the demo has the
 same audit trail, journal and feed a real desk would have, and it exercises the rules it shows.
-The change calendar's part (changes, freezes, conflicts) is told in `demo_changes`.
+The change calendar's part (changes, freezes, conflicts) is told in `demo_changes`, the
+problems, known errors and unlinked recurring incidents in `demo_problems`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from itsm_tui.domain.enums import (
 )
 from itsm_tui.services import directory, incidents, slas
 from itsm_tui.services.demo_changes import ChangeBlame, load_changes, maintenance_windows
+from itsm_tui.services.demo_problems import load_problems
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.validation import Input, validate
 from itsm_tui.store.database import open_database
@@ -265,6 +267,9 @@ def load_demo(session: Session, clock: Clock, options: DemoOptions) -> None:
     # their own generator, so the incidents a seed gives do not depend on them.
     blame = load_changes(session, cast.users, options.seed, now)
     _load_incidents(session, rng, now, cast, options.incidents, blame)
+    # Problems and their incidents come after the random incidents (numbered after them) from
+    # their own generator, so a seed's random incidents stay as they were.
+    load_problems(session, cast.users, options.seed, now, CALLERS)
 
 
 def _load_directory(
