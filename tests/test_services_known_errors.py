@@ -135,8 +135,9 @@ def test_draft_suggestions_work_before_the_incident_exists(desk: Desk) -> None:
     assert _numbers(described) == [vpn]
     by_service = known_errors.suggest_for_draft(session, title="Client slow", service="VPN")
     assert [(h.number, h.why) for h in by_service] == [(vpn, "same service VPN")]
-    # The service alone is not enough: a word in common is (a CI alone is, below).
+    # The service alone is not enough, nor is its name in the title; a CI alone is (below).
     assert known_errors.suggest_for_draft(session, title="", service="VPN") == []
+    assert known_errors.suggest_for_draft(session, title="VPN slow", service="VPN") == []
     on_ci = known_errors.suggest_for_draft(session, title="", ci="vpn-gw-01")
     assert [(h.number, h.why) for h in on_ci] == [(vpn, "same CI vpn-gw-01")]
     # One shared word is not "similar"; an empty draft or an unknown name suggests nothing.

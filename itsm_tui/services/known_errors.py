@@ -7,8 +7,9 @@ Two reads, two different questions:
 - `suggest_for_incident` / `suggest_for_draft` are the desk guessing for the agent: known
   errors on the incident's CI, then its service, then anywhere with similar text, scored by
   how much of the incident's wording they share. The same CI is reason enough; the same
-  service only with a word in common (a busy service's known errors would otherwise sit on
-  every one of its incidents); another service only with similar text. Only open ones (not
+  service only with a word in common besides the service's own name (a busy service's
+  known errors would otherwise sit on every one of its incidents); another service only
+  with similar text. Only open ones (not
   closed or cancelled) are suggested, because a suggestion is offered for linking and
   `problems.link_incidents` refuses those; the one the incident is already linked to is
   left out.
@@ -245,11 +246,16 @@ def _suggest(
         if ci_id is not None and draft.ci and draft.ci.strip() in cis:
             reasons.append(f"same CI {draft.ci.strip()}")
             score += SAME_CI_WEIGHT
-        shared = sum(1 for word in all_words if _found(word, theirs))
-        if not reasons and shared and service_id is not None and problem.service_id == service_id:
+        shared = [word for word in all_words if _found(word, theirs)]
+        if (
+            not reasons
+            and service_id is not None
+            and problem.service_id == service_id
+            and set(shared) - set(words(service_name or ""))  # "File Storage" shares "file"
+        ):
             reasons.append(f"same service {service_name}")
             score += SAME_SERVICE_WEIGHT
-        if shared >= TEXT_ONLY_MIN_SHARED and text_score >= TEXT_ONLY_MIN_SIMILARITY:
+        if len(shared) >= TEXT_ONLY_MIN_SHARED and text_score >= TEXT_ONLY_MIN_SIMILARITY:
             reasons.append("similar text")
         if reasons:
             hits.append(_hit(problem, service_name, cis, round(score, 1), tuple(reasons)))
