@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from textual.widgets import Input, OptionList, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
 from itsm_tui.domain.enums import ProblemState
 from itsm_tui.screens.change_detail import ChangeDetailScreen
 from itsm_tui.screens.dialogs import ConfirmDialog
+from itsm_tui.screens.incident_detail import IncidentDetailScreen
 from itsm_tui.screens.problem_board import ProblemBoardScreen
 from itsm_tui.screens.problem_detail import ProblemDetailScreen
 from itsm_tui.screens.problem_dialogs import LinkIncidentsDialog, ProblemMoveDialog
@@ -193,6 +194,19 @@ async def test_detail_links_resolves_and_edits(
         assert [i.number for i in fresh(desk, number).incidents] == [first, second]
         notes = incidents.incident_detail(session, first, clock.now()).journal
         assert any("Start in safe mode" in note.body for note in notes)
+
+        # o opens the highlighted incident, which names its problem; P comes back to it.
+        screen.query_one("#linked-incidents", OptionList).highlighted = 0
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentDetailScreen) and app.screen.number == first
+        assert f"Problem {number}" in str(app.screen.query_one("#problem-link", Static).content)
+        await pilot.press("P")
+        await settle(pilot)
+        assert isinstance(app.screen, ProblemDetailScreen) and app.screen.number == number
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert app.screen is screen
 
         # u unlinks the highlighted incident, after asking.
         screen.query_one("#linked-incidents", OptionList).highlighted = 1

@@ -141,6 +141,7 @@ class IncidentDetailScreen(DeskScreen[None]):
         Binding("L", "link_change", "Caused by…", show=False),
         Binding("G", "open_cause", "Causing change"),  # shown when one is linked
         Binding("K", "known_errors", "Known errors"),  # shown when some are suggested
+        Binding("P", "open_problem", "Problem"),  # shown when linked to one
     ]
 
     def __init__(self, number: str) -> None:
@@ -162,6 +163,7 @@ class IncidentDetailScreen(DeskScreen[None]):
         with VerticalScroll(id="detail-body"):
             yield Static(Text(f"{self.number}  loading…"), id="detail-heading")
             yield Static(Text(""), id="caused-by", classes="-empty")
+            yield Static(Text(""), id="problem-link", classes="-empty")
             yield KnownErrorPanel(hint="(K: link one)", id="known-errors")
             with Grid(id="detail-fields"):
                 for field_id, label in FIELDS:
@@ -217,6 +219,9 @@ class IncidentDetailScreen(DeskScreen[None]):
             Text.assemble("Caused by ", (record.caused_by or "", "bold"), "  (G opens it)")
         )
         caused_by.set_class(not record.caused_by, "-empty")
+        problem = self.query_one("#problem-link", Static)
+        problem.update(Text.assemble("Problem ", (record.problem or "", "bold"), "  (P opens it)"))
+        problem.set_class(not record.problem, "-empty")
         self.refresh_bindings()
         for field_id, value in field_values(record).items():
             self.query_one(f"#field-{field_id}", Static).update(value)
@@ -489,6 +494,8 @@ class IncidentDetailScreen(DeskScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_cause":
             return self.record is not None and bool(self.record.caused_by)
+        if action == "open_problem":
+            return self.record is not None and bool(self.record.problem)
         if action == "known_errors":
             return bool(self._suggested())
         return True
@@ -521,6 +528,12 @@ class IncidentDetailScreen(DeskScreen[None]):
         opener = getattr(self.app, "open_change", None)
         if record is not None and record.caused_by and opener is not None:
             opener(record.caused_by)
+
+    def action_open_problem(self) -> None:
+        record = self.record
+        opener = getattr(self.app, "open_problem", None)
+        if record is not None and record.problem and opener is not None:
+            opener(record.problem)
 
     def action_caller_incidents(self) -> None:
         if (record := self._current()) is None:
