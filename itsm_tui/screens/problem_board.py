@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from itsm_tui.clock import Clock
 from itsm_tui.display import printable, user_text
 from itsm_tui.domain.enums import ChangeOutcome, ChangeState, ProblemState
+from itsm_tui.domain.patterns import Candidate
 from itsm_tui.domain.problem_workflow import (
     BOARD_ORDER,
     FORWARD,
@@ -43,12 +44,11 @@ from itsm_tui.screens.problem_dialogs import (
     BoardFilterDialog,
     CandidateChoice,
     CandidateDialog,
-    CandidateLike,
     MoveCall,
     ProblemMoveDialog,
     SearchDialog,
 )
-from itsm_tui.services import problems
+from itsm_tui.services import problem_candidates, problems
 from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.problems import ProblemMove, ProblemRecord
 from itsm_tui.store.models import User
@@ -63,7 +63,6 @@ from itsm_tui.widgets.problem_board import (
 LOAD_GROUP = "problem-board-load"
 WRITE_GROUP = "problem-board-write"
 CANDIDATES = "candidates"
-NO_DETECTION = "Recurring-incident detection is not available yet."
 # Column titles short enough for a 22-cell column with its count.
 TITLES = {ProblemState.ROOT_CAUSE_ANALYSIS.value: "Root cause"}
 Write = Callable[[Session, User, Clock], object]
@@ -71,10 +70,10 @@ Write = Callable[[Session, User, Clock], object]
 
 @dataclass(frozen=True)
 class BoardData:
-    """One read of the board: the problems by state and the candidates (None: no detector)."""
+    """One read of the board: the problems by state and the recurring-incident candidates."""
 
     problems: dict[str, list[ProblemRecord]]
-    candidates: list[Any] | None
+    candidates: list[Candidate]
 
 
 def read_board(session: Session, clock: Clock, query: BoardFilter) -> BoardData:
@@ -92,18 +91,17 @@ def read_board(session: Session, clock: Clock, query: BoardFilter) -> BoardData:
     return BoardData(by_state, _candidates(session, clock, query))
 
 
-def _candidates(session: Session, clock: Clock, query: BoardFilter) -> list[Any] | None:
-    try:
-        from itsm_tui.services import problem_candidates
-    except ImportError:  # the detector's service is not installed in this build
-        return None
+def _candidates(session: Session, clock: Clock, query: BoardFilter) -> list[Candidate]:
+    """The candidates matching the board's filter; known errors only means none."""
+    if query.known_errors:
+        return []
     found = problem_candidates.find_candidates(session, clock)
     if query.service:
         found = [c for c in found if c.service == query.service]
     if query.text:
         needle = query.text.lower()
         found = [c for c in found if needle in c.label.lower() or needle in c.key.lower()]
-    return [] if query.known_errors else found
+    return found
 
 
 def fix_of(record: ProblemRecord) -> FixChange | None:
@@ -147,7 +145,7 @@ class ProblemBoardScreen(DeskScreen[None]):
         self.filter = BoardFilter()
         self.data: BoardData | None = None
         self.records: dict[str, ProblemRecord] = {}
-        self.candidates: dict[str, Any] = {}
+        self.candidates: dict[str, Candidate] = {}
         self._after_load: str | None = None  # a card to put the cursor on once loaded
         self._writes = 0  # writes finished here: reads begun before the last one are stale
 
@@ -195,7 +193,7 @@ class ProblemBoardScreen(DeskScreen[None]):
             return
         self.data = data
         self.records = {r.number: r for rs in data.problems.values() for r in rs}
-        self.candidates = {c.key: c for c in data.candidates or []}
+        self.candidates = {c.key: c for c in data.candidates}
         self.query_one(ProblemBoard).show(self._columns(data))
         if self._after_load is not None:
             self.query_one(ProblemBoard).select(self._after_load)
@@ -225,7 +223,7 @@ class ProblemBoardScreen(DeskScreen[None]):
             )
             for state, records in data.problems.items()
         ]
-        found = data.candidates or []
+        found = data.candidates
         columns.append(
             BoardColumn(
                 key=CANDIDATES,
@@ -241,7 +239,7 @@ class ProblemBoardScreen(DeskScreen[None]):
                     )
                     for c in found
                 ),
-                note=NO_DETECTION if data.candidates is None else "No recurring incidents.",
+                note="No recurring incidents.",
             )
         )
         return columns
@@ -309,12 +307,12 @@ class ProblemBoardScreen(DeskScreen[None]):
             return None
         return self.records.get(card.key)
 
-    def selected_candidate(self) -> CandidateLike | None:
+    def selected_candidate(self) -> Candidate | None:
         board = self.query_one(ProblemBoard)
         card, column = board.current, board.current_column
         if card is None or column is None or column.key != CANDIDATES:
             return None
-        return self.candidates.get(card.key)  # type: ignore[no-any-return]
+        return self.candidates.get(card.key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers what the card under the cursor takes: a problem moves on, a
@@ -417,8 +415,6 @@ class ProblemBoardScreen(DeskScreen[None]):
                 return
 
             def call(session: Session, actor: User, clock: Clock) -> object:
-                from itsm_tui.services import problem_candidates
-
                 return problem_candidates.promote_candidate(session, actor, clock, key)
 
             self.write("Problem opened from the candidate.", call)
@@ -441,8 +437,6 @@ class ProblemBoardScreen(DeskScreen[None]):
                 return
 
             def call(session: Session, actor: User, clock: Clock) -> object:
-                from itsm_tui.services import problem_candidates
-
                 return problem_candidates.dismiss_candidate(session, actor, clock, key, size)
 
             self.write("Candidate dismissed.", call)

@@ -266,7 +266,8 @@ class ProblemDetailScreen(DeskScreen[None]):
         if event.worker.group not in (LOAD_GROUP, WRITE_GROUP):
             return
         error = event.worker.error
-        message = str(error) if isinstance(error, NotFound) else f"Could not load: {error}"
+        verb = "load" if event.worker.group == LOAD_GROUP else "save"
+        message = str(error) if isinstance(error, NotFound) else f"Could not {verb}: {error}"
         self.set_status(user_text(f"{message} (ctrl+r reloads)"), error=True)
         self.notify(message, severity="error", markup=False)
 

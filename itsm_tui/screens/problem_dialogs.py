@@ -17,8 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from pydantic import ValidationError
 from rich.text import Text
@@ -33,6 +32,7 @@ from textual.widgets.option_list import Option
 from itsm_tui.clock import Clock
 from itsm_tui.display import printable, user_text
 from itsm_tui.domain.enums import ProblemState
+from itsm_tui.domain.patterns import Candidate
 from itsm_tui.domain.problem_workflow import BOARD_ORDER, FORWARD, allowed_problem_targets
 from itsm_tui.screens.change_dialogs import Call, ServiceCallDialog, first_error
 from itsm_tui.screens.context import desk
@@ -126,7 +126,7 @@ class ProblemMoveDialog(ServiceCallDialog[ProblemRecord]):
     root cause (fix_in_progress), the fix change and resolution notes (resolved), and a
     reason (required to step back or cancel, or to resolve without a successful fix)."""
 
-    HINT = "ctrl+s: apply · enter on a state: apply · tab: next field · escape: cancel"
+    HINT = "ctrl+s: apply · tab: next field · escape: cancel"
 
     def __init__(
         self,
@@ -406,19 +406,6 @@ class SearchDialog(ActionDialog[str | None]):
 # ---------------------------------------------------------------------------- candidates
 
 
-class CandidateLike(Protocol):
-    """What the board shows of a recurring-incident candidate."""
-
-    key: str
-    label: str
-    members: tuple[str, ...]
-    first_seen: datetime
-    last_seen: datetime
-
-    @property
-    def per_week(self) -> float: ...
-
-
 @dataclass(frozen=True)
 class CandidateChoice:
     action: str  # "open" (an incident), "promote" or "dismiss"
@@ -436,7 +423,7 @@ class CandidateDialog(ActionDialog[CandidateChoice | None]):
     ]
     HINT = "enter: open incident · p: promote to a problem · d: dismiss · escape: close"
 
-    def __init__(self, candidate: CandidateLike, zone_label: str = "UTC") -> None:
+    def __init__(self, candidate: Candidate, zone_label: str = "UTC") -> None:
         super().__init__(Text("Recurring incidents: ").append_text(user_text(candidate.label)))
         self.candidate = candidate
         self.zone_label = zone_label
