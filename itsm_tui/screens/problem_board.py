@@ -381,7 +381,8 @@ class ProblemBoardScreen(DeskScreen[None]):
     def action_open(self) -> None:
         candidate = self.selected_candidate()
         if candidate is not None:
-            self.app.push_screen(CandidateDialog(candidate), self._candidate_chosen)
+            zone = str(getattr(self.app, "timezone", "UTC"))
+            self.app.push_screen(CandidateDialog(candidate, zone), self._candidate_chosen)
             return
         record = self.selected_problem()
         if record is not None:

@@ -35,6 +35,7 @@ from itsm_tui.domain.enums import ProblemState
 from itsm_tui.domain.patterns import Candidate
 from itsm_tui.domain.problem_workflow import BOARD_ORDER, FORWARD, allowed_problem_targets
 from itsm_tui.screens.change_dialogs import Call, ServiceCallDialog, first_error
+from itsm_tui.screens.change_time import when_text
 from itsm_tui.screens.context import desk
 from itsm_tui.screens.dialogs import ActionDialog, state_label
 from itsm_tui.services import directory, problems
@@ -234,7 +235,10 @@ class ProblemMoveDialog(ServiceCallDialog[ProblemRecord]):
         }
         root_cause = fix_change = None
         if target is ProblemState.FIX_IN_PROGRESS:
-            root_cause = self.query_one("#move-root-cause-text", TextArea).text.strip()
+            typed = self.query_one("#move-root-cause-text", TextArea).text
+            # Untouched, the stored text stays as it is (the area shows it escaped).
+            if typed != printable(self.record.root_cause, multiline=True):
+                root_cause = typed.strip()
         if target is ProblemState.RESOLVED:
             values["resolution_notes"] = self.query_one("#move-resolution-notes", TextArea).text
             fix_change = self.query_one("#move-fix-change", Input).value.strip().upper()
@@ -423,20 +427,18 @@ class CandidateDialog(ActionDialog[CandidateChoice | None]):
     ]
     HINT = "enter: open incident · p: promote to a problem · d: dismiss · escape: close"
 
-    def __init__(self, candidate: Candidate, zone_label: str = "UTC") -> None:
+    def __init__(self, candidate: Candidate, zone: str = "UTC") -> None:
         super().__init__(Text("Recurring incidents: ").append_text(user_text(candidate.label)))
         self.candidate = candidate
-        self.zone_label = zone_label
+        self.zone = zone
 
     def body(self) -> ComposeResult:
         c = self.candidate
-        yield Static(
-            Text(
-                f"{len(c.members)} incidents · first {c.first_seen:%Y-%m-%d %H:%M} · last "
-                f"{c.last_seen:%Y-%m-%d %H:%M} {self.zone_label} · {c.per_week:.1f} a week"
-            ),
-            classes="dialog-message",
-        )
+        facts = Text(f"{len(c.members)} incidents · first ")
+        facts.append_text(when_text(c.first_seen, self.zone)).append(" · last ")
+        facts.append_text(when_text(c.last_seen, self.zone))
+        facts.append(f" · {c.per_week:.1f} a week")
+        yield Static(facts, classes="dialog-message")
         yield OptionList(
             *[Option(Text(number), id=number) for number in c.members], id="candidate-members"
         )
