@@ -16,6 +16,7 @@ from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
 from itsm_tui.domain.enums import ProblemState
 from itsm_tui.screens.change_detail import ChangeDetailScreen
+from itsm_tui.screens.change_dialogs import ChangeConflictDialog
 from itsm_tui.screens.dialogs import ConfirmDialog
 from itsm_tui.screens.incident_detail import IncidentDetailScreen
 from itsm_tui.screens.problem_board import ProblemBoardScreen
@@ -24,7 +25,7 @@ from itsm_tui.screens.problem_dialogs import LinkIncidentsDialog, ProblemMoveDia
 from itsm_tui.screens.problem_form import ProblemFormScreen
 from itsm_tui.screens.queue_dialogs import BulkSummaryDialog
 from itsm_tui.services import incidents, problems
-from itsm_tui.services.problems import ProblemCreate, ProblemMove
+from itsm_tui.services.problems import ProblemCreate, ProblemMove, ProblemUpdate
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from itsm_tui.widgets.problem_board import ProblemBoard
@@ -250,17 +251,28 @@ async def test_detail_links_resolves_and_edits(
         assert resolved.state == "resolved"
         assert "Add-in removed by policy." in (resolved.resolution_notes or "")
 
-        # e edits through the form, which reloads the detail on save.
+        # e edits through the form; someone saves first: the conflict dialog, then reload
+        # and reapply keeps both edits.
         await pilot.press("e")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, ProblemFormScreen) and form.loaded
         assert form.read_form() == form.base  # opening is not an edit
         form.query_one("#field-title", Input).value = "Outlook crashes (add-in)"
+        problems.update_problem(
+            session, desk["bob"], clock, number, ProblemUpdate(description="their words")
+        )
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ChangeConflictDialog)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen is form
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is screen
-        assert fresh(desk, number).title == "Outlook crashes (add-in)"
+        saved = fresh(desk, number)
+        assert (saved.title, saved.description) == ("Outlook crashes (add-in)", "their words")
 
         # c requests the fix change from the problem and opens it.
         await pilot.press("c")
