@@ -211,3 +211,19 @@ def test_problems_list_by_state_service_known_error_and_text(desk: Desk) -> None
     assert [p.number for p in assessed] == [vpn]
     history = problems.problem_history(desk.session, mail)
     assert {a.field for a in history.audit} >= {"title", "root_cause", "known_error"}
+
+
+def test_a_move_writes_what_its_guard_needs_in_the_same_transaction(desk: Desk) -> None:
+    number = _problem(desk, workaround="restart the queue").number
+    _move(desk, number, "assess")
+    _move(desk, number, "root_cause_analysis")
+    moved = _move(desk, number, "fix_in_progress", root_cause="queue disk fills")
+    assert (moved.state, moved.root_cause, moved.known_error) == (
+        "fix_in_progress", "queue disk fills", True,
+    )  # fmt: skip
+    with pytest.raises(ValidationFailed, match="no change CHG0009999"):
+        _move(desk, number, "resolved", fix_change="CHG0009999", resolution_notes="n")
+    with pytest.raises(InvalidTransition, match="fix change closed successfully"):
+        _move(desk, number, "resolved", fix_change="none", resolution_notes="notes")
+    kept = problems.get_problem(desk.session, number)
+    assert (kept.state, kept.resolution_notes) == ("fix_in_progress", None)  # nothing written

@@ -78,13 +78,9 @@ class MoveRequest:
 
 
 class MoveCall:
-    """Builds the service calls for a move from one problem as the screen showed it.
-
-    Edits go first (`update_problem`), then the move (`move_problem`), each one transaction
-    and each with the version it expects. When the edit lands but the guard still refuses
-    the move, the dialog stays open; the next try starts from the edited version, so it
-    neither writes the edit twice nor trips over its own write as a conflict.
-    """
+    """Builds the service call for a move from one problem as the screen showed it: the
+    edits the guard needs travel in the move itself, so the edit and the move are one
+    transaction, checked against the version on screen."""
 
     def __init__(self, record: ProblemRecord) -> None:
         self.number = record.number
@@ -93,30 +89,16 @@ class MoveCall:
         self.fix_change = record.fix_change
 
     def __call__(self, request: MoveRequest) -> Call[ProblemRecord]:
+        updates: dict[str, str] = {}
+        if request.root_cause is not None and request.root_cause != self.root_cause:
+            updates["root_cause"] = request.root_cause
+        if request.fix_change is not None and (request.fix_change or None) != self.fix_change:
+            updates["fix_change"] = request.fix_change or problems.NONE
+        move = request.move.model_copy(update=updates)
+
         def call(session: Session, actor: User, clock: Clock) -> ProblemRecord:
-            edits: dict[str, str] = {}
-            if request.root_cause is not None and request.root_cause != self.root_cause:
-                edits["root_cause"] = request.root_cause
-            if request.fix_change is not None and (request.fix_change or None) != self.fix_change:
-                edits["fix_change"] = request.fix_change or problems.NONE
-            if edits:
-                edited = problems.update_problem(
-                    session,
-                    actor,
-                    clock,
-                    self.number,
-                    ProblemUpdate.model_validate(edits),
-                    expect_version=self.version,
-                )
-                self.version = edited.version
-                self.root_cause, self.fix_change = edited.root_cause, edited.fix_change
             return problems.move_problem(
-                session,
-                actor,
-                clock,
-                self.number,
-                request.move,
-                expect_version=self.version,
+                session, actor, clock, self.number, move, expect_version=self.version
             )
 
         return call

@@ -34,6 +34,7 @@ from itsm_tui.domain.problem_workflow import (
     FixChange,
     ProblemFacts,
     check_problem_transition,
+    fix_succeeded,
     is_known_error,
 )
 from itsm_tui.domain.workflow import TransitionRefused
@@ -113,9 +114,14 @@ class ProblemUpdate(Input):
 
 
 class ProblemMove(Input):
+    """A state change, with what its guard may need written in the same transaction: the
+    root cause (for fix_in_progress) and the fix change (for resolved; "none" clears)."""
+
     state: ProblemState
     reason: LongText = ""  # stepping back, cancelling, or resolving without a good fix change
     resolution_notes: LongText | None = None
+    root_cause: LongText | None = None
+    fix_change: Name | None = None
 
 
 @dataclass(frozen=True)
@@ -357,6 +363,11 @@ def move_problem(
         _check_version(problem, expect_version)
         before = _record(session, problem)
         current, target = ProblemState(problem.state), move.state
+        if move.root_cause is not None:
+            problem.root_cause = move.root_cause
+        if move.fix_change is not None:
+            problem.fix_change_id = _change_id(session, move.fix_change)
+        problem.known_error = is_known_error(problem.root_cause, problem.workaround)
         notes = (
             move.resolution_notes
             if move.resolution_notes is not None
@@ -377,10 +388,7 @@ def move_problem(
             problem.resolution_notes = move.resolution_notes
         if target is ProblemState.RESOLVED:
             problem.resolved_at = now
-            fixed = before.fix_change_state == ChangeState.CLOSED.value and (
-                before.fix_change_outcome
-                in (ChangeOutcome.SUCCESSFUL.value, ChangeOutcome.SUCCESSFUL_WITH_ISSUES.value)
-            )
+            fixed = fix_succeeded(facts.fix_change)
             problem.resolution_reason = None if fixed else move.reason.strip() or None
         elif target is ProblemState.CLOSED or target is ProblemState.CANCELLED:
             problem.closed_at = now
