@@ -36,14 +36,20 @@ from itsm_tui.screens.change_time import INPUT_HINT, input_text, parse_local, zo
 from itsm_tui.screens.conflict_dialog import ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
 from itsm_tui.screens.form_checks import checked
-from itsm_tui.screens.incident_form import DiscardChangesDialog, person_label
-from itsm_tui.services import changes, directory
+from itsm_tui.screens.form_choices import (
+    NOBODY,
+    Choices,
+    offer,
+    offer_directory,
+    pick,
+    pick_cis,
+)
+from itsm_tui.screens.incident_form import DiscardChangesDialog
+from itsm_tui.services import changes
 from itsm_tui.services.changes import NONE, ChangeCreate, ChangeRecord, ChangeUpdate
 from itsm_tui.services.errors import Conflict, ServiceError
-from itsm_tui.services.records import ConfigItemRecord, GroupRecord, ServiceRecord, UserRecord
 
 IMPACTS: tuple[tuple[int, str], ...] = ((1, "high"), (2, "medium"), (3, "low"))
-NOBODY = ""  # the Selects that must always hold a value: "" stands for none
 QUESTIONNAIRE = ""  # risk override Select: no override, the questionnaire decides
 FIELD_LABELS: dict[str, str] = {
     "title": "Title",
@@ -267,16 +273,6 @@ def conflict_rows(
     return rows
 
 
-@dataclass(frozen=True)
-class Choices:
-    """What the Selects offer, read once when the form opens."""
-
-    services: list[ServiceRecord]
-    groups: list[GroupRecord]
-    users: list[UserRecord]
-    config_items: list[ConfigItemRecord]
-
-
 class ChangeFormScreen(DeskScreen[str | None]):
     """`ChangeFormScreen(number=None)`: None requests a new change, a number edits it.
 
@@ -469,28 +465,14 @@ class ChangeFormScreen(DeskScreen[str | None]):
         self._pick("service", values.service)
         self._pick("group", values.group)
         self._pick("assignee", values.assignee or NOBODY)
-        cis = self.query_one("#field-cis", SelectionList)
-        cis.deselect_all()
-        offered = {option.value for option in cis._options}
-        for name in values.cis:
-            if name not in offered:  # a CI no longer listed: still show what is stored
-                cis.add_option((user_text(name), name))
-            cis.select(name)
+        pick_cis(self, values.cis)
         self._show_freeze()
 
     def _offer(self, name: str, options: list[tuple[Text, str]]) -> None:
-        self._options[name] = options
-        self.query_one(f"#field-{name}", Select).set_options(options)
+        offer(self, self._options, name, options)
 
     def _pick(self, name: str, value: str | None) -> None:
-        select = self.query_one(f"#field-{name}", Select)
-        if value is None:
-            select.clear()
-            return
-        options = self._options.get(name)
-        if options is not None and all(option != value for _label, option in options):
-            self._offer(name, [*options, (user_text(value), value)])
-        select.value = value
+        pick(self, self._options, name, value)
 
     # ------------------------------------------------------------------ workers
 
@@ -500,12 +482,7 @@ class ChangeFormScreen(DeskScreen[str | None]):
         try:
             with d.database.session() as session:
                 record = changes.get_change(session, number) if number else None
-                choices = Choices(
-                    services=directory.list_services(session),
-                    groups=directory.list_groups(session),
-                    users=directory.list_users(session),
-                    config_items=directory.list_config_items(session),
-                )
+                choices = Choices.load(session)
         except ServiceError as error:
             self.app.call_from_thread(self.show_error, error)
             return
@@ -513,25 +490,7 @@ class ChangeFormScreen(DeskScreen[str | None]):
             self.app.call_from_thread(self.populate, choices, record)
 
     def populate(self, choices: Choices, record: ChangeRecord | None) -> None:
-        self._offer("service", [(user_text(s.name), s.name) for s in choices.services])
-        self._offer("group", [(user_text(g.name), g.name) for g in choices.groups])
-        self._offer(
-            "assignee",
-            [(Text("(unassigned)"), NOBODY)]
-            + [
-                (user_text(person_label(u)), u.username)
-                for u in choices.users
-                if u.active and u.role != "viewer"
-            ],
-        )
-        cis = self.query_one("#field-cis", SelectionList)
-        cis.clear_options()
-        cis.add_options(
-            [
-                (user_text(ci.name).append_text(Text(f"  {ci.service}", style="dim")), ci.name)
-                for ci in choices.config_items
-            ]
-        )
+        offer_directory(self, self._options, choices)
         if record is not None:
             self._rebase(record)
             self.fill(self.base)

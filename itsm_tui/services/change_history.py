@@ -15,8 +15,9 @@ from sqlmodel import Session, col, select
 
 from itsm_tui.domain.enums import RecordType
 from itsm_tui.services.errors import NotFound
+from itsm_tui.services.history import audit_of, journal_of
 from itsm_tui.services.records import AuditRecord, JournalRecord
-from itsm_tui.store.models import AuditEntry, Change, JournalEntry, User
+from itsm_tui.store.models import Change
 
 
 @dataclass(frozen=True)
@@ -41,35 +42,9 @@ def change_history(session: Session, number: str) -> ChangeHistory:
     ).first()
     if change_id is None:
         raise NotFound(f"no change {number}")
-    notes = session.exec(
-        select(JournalEntry, User.username)
-        .join(User, col(User.id) == col(JournalEntry.author_id), isouter=True)
-        .where(
-            JournalEntry.record_type == RecordType.CHANGE.value,
-            JournalEntry.record_id == change_id,
-        )
-        .order_by(col(JournalEntry.created_at), col(JournalEntry.id))
-    ).all()
-    rows = session.exec(
-        select(AuditEntry, User.username)
-        .join(User, col(User.id) == col(AuditEntry.actor_id), isouter=True)
-        .where(
-            AuditEntry.record_type == RecordType.CHANGE.value,
-            AuditEntry.record_id == change_id,
-        )
-        .order_by(col(AuditEntry.id))
-    ).all()
     return ChangeHistory(
-        journal=[
-            JournalRecord(kind=e.kind, author=name, body=e.body, created_at=e.created_at)
-            for e, name in notes
-        ],
-        audit=[
-            AuditRecord(
-                field=a.field, old_value=a.old_value, new_value=a.new_value, actor=name, at=a.at
-            )
-            for a, name in rows
-        ],
+        journal=journal_of(session, RecordType.CHANGE, change_id),
+        audit=audit_of(session, RecordType.CHANGE, change_id),
     )
 
 

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from itsm_tui.domain.enums import JournalKind, RecordType
+from itsm_tui.services.records import AuditRecord, JournalRecord
 from itsm_tui.store.models import AuditEntry, FeedEvent, JournalEntry, User
 
 
@@ -129,3 +130,33 @@ def record_write(
         number=number,
     )
     return entries
+
+
+def journal_of(session: Session, record_type: RecordType, record_id: int) -> list[JournalRecord]:
+    """A record's journal, oldest first, with authors by username."""
+    rows = session.exec(
+        select(JournalEntry, User.username)
+        .join(User, col(User.id) == col(JournalEntry.author_id), isouter=True)
+        .where(JournalEntry.record_type == record_type.value, JournalEntry.record_id == record_id)
+        .order_by(col(JournalEntry.created_at), col(JournalEntry.id))
+    ).all()
+    return [
+        JournalRecord(kind=e.kind, author=name, body=e.body, created_at=e.created_at)
+        for e, name in rows
+    ]
+
+
+def audit_of(session: Session, record_type: RecordType, record_id: int) -> list[AuditRecord]:
+    """A record's audit rows in write order, with actors by username."""
+    rows = session.exec(
+        select(AuditEntry, User.username)
+        .join(User, col(User.id) == col(AuditEntry.actor_id), isouter=True)
+        .where(AuditEntry.record_type == record_type.value, AuditEntry.record_id == record_id)
+        .order_by(col(AuditEntry.id))
+    ).all()
+    return [
+        AuditRecord(
+            field=a.field, old_value=a.old_value, new_value=a.new_value, actor=name, at=a.at
+        )
+        for a, name in rows
+    ]

@@ -10,14 +10,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from itsm_tui.domain.enums import RecordType
+from itsm_tui.services.history import audit_of, journal_of
 from itsm_tui.services.records import AuditRecord, IncidentRecord, JournalRecord
 from itsm_tui.store.models import (
-    AuditEntry,
     Change,
     ConfigItem,
     Group,
     Incident,
-    JournalEntry,
     Problem,
     Service,
     User,
@@ -191,34 +190,10 @@ def _to_record(incident: Incident, names: _Names) -> IncidentRecord:
 
 
 def journal_records(session: Session, incident: Incident) -> list[JournalRecord]:
-    rows = session.exec(
-        select(JournalEntry, User.username)
-        .join(User, col(User.id) == col(JournalEntry.author_id), isouter=True)
-        .where(
-            JournalEntry.record_type == RecordType.INCIDENT.value,
-            JournalEntry.record_id == incident.id,
-        )
-        .order_by(col(JournalEntry.created_at), col(JournalEntry.id))
-    ).all()
-    return [
-        JournalRecord(kind=e.kind, author=name, body=e.body, created_at=e.created_at)
-        for e, name in rows
-    ]
+    assert incident.id is not None
+    return journal_of(session, RecordType.INCIDENT, incident.id)
 
 
 def audit_records(session: Session, incident: Incident) -> list[AuditRecord]:
-    rows = session.exec(
-        select(AuditEntry, User.username)
-        .join(User, col(User.id) == col(AuditEntry.actor_id), isouter=True)
-        .where(
-            AuditEntry.record_type == RecordType.INCIDENT.value,
-            AuditEntry.record_id == incident.id,
-        )
-        .order_by(col(AuditEntry.id))
-    ).all()
-    return [
-        AuditRecord(
-            field=a.field, old_value=a.old_value, new_value=a.new_value, actor=name, at=a.at
-        )
-        for a, name in rows
-    ]
+    assert incident.id is not None
+    return audit_of(session, RecordType.INCIDENT, incident.id)

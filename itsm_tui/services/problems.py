@@ -54,18 +54,16 @@ from itsm_tui.services.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from itsm_tui.services.history import journal, record_write
+from itsm_tui.services.history import audit_of, journal, journal_of, record_write
 from itsm_tui.services.numbers import next_number
 from itsm_tui.services.records import AuditRecord, JournalRecord
 from itsm_tui.services.tx import transaction
 from itsm_tui.services.validation import Input, LongText, Name, Title, validate
 from itsm_tui.store.models import (
-    AuditEntry,
     Change,
     ConfigItem,
     Group,
     Incident,
-    JournalEntry,
     Problem,
     ProblemConfigItem,
     Service,
@@ -232,36 +230,10 @@ def list_problems(
 
 def problem_history(session: Session, number: str) -> ProblemHistory:
     """Journal (oldest first) and audit rows (in write order) of problem `number`."""
-    problem = _load(session, number)
-    notes = session.exec(
-        select(JournalEntry, User.username)
-        .join(User, col(User.id) == col(JournalEntry.author_id), isouter=True)
-        .where(
-            JournalEntry.record_type == RecordType.PROBLEM.value,
-            JournalEntry.record_id == problem.id,
-        )
-        .order_by(col(JournalEntry.created_at), col(JournalEntry.id))
-    ).all()
-    rows = session.exec(
-        select(AuditEntry, User.username)
-        .join(User, col(User.id) == col(AuditEntry.actor_id), isouter=True)
-        .where(
-            AuditEntry.record_type == RecordType.PROBLEM.value,
-            AuditEntry.record_id == problem.id,
-        )
-        .order_by(col(AuditEntry.id))
-    ).all()
+    problem_id = _id(_load(session, number))
     return ProblemHistory(
-        journal=[
-            JournalRecord(kind=e.kind, author=name, body=e.body, created_at=e.created_at)
-            for e, name in notes
-        ],
-        audit=[
-            AuditRecord(
-                field=a.field, old_value=a.old_value, new_value=a.new_value, actor=name, at=a.at
-            )
-            for a, name in rows
-        ],
+        journal=journal_of(session, RecordType.PROBLEM, problem_id),
+        audit=audit_of(session, RecordType.PROBLEM, problem_id),
     )
 
 
