@@ -123,6 +123,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from _postgres_database_url(base, template)
 
 
+DEMO_TIME = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday morning
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo (seed 7, 80 random incidents, built at DEMO_TIME) once per test process; the
+    snapshot and demo tests read it or copy it, never write to it."""
+    from itsm_tui.services.demo import DemoOptions, prepare_demo_database
+
+    path = tmp_path_factory.mktemp("demo") / "itsm.sqlite"
+    prepare_demo_database(
+        f"sqlite:///{path}", DemoOptions(seed=7, incidents=80), FixedClock(DEMO_TIME)
+    )
+    return path
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """SQLite only: for CLI and app tests where the engine is not what is being tested."""

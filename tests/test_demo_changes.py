@@ -47,10 +47,9 @@ def _build(path: Path, incidents: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "itsm.sqlite"
-    _build(path, incidents=80)
-    return path
+def demo_file(demo_template: Path) -> Path:
+    """The shared demo (conftest): seed 7, 80 random incidents, built at NOW."""
+    return demo_template
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from itsm_tui.domain.enums import ChangeOutcome, ChangeState, IncidentState, Pro
 from itsm_tui.domain.patterns import CandidateKind
 from itsm_tui.domain.problem_workflow import SUCCESSFUL_OUTCOMES
 from itsm_tui.services import changes, incidents, known_errors, problems
-from itsm_tui.services.demo import DemoOptions, prepare_demo_database
 from itsm_tui.services.demo_problems import (
     DISK_ALERTS,
     ONE_OFFS,
@@ -40,11 +39,9 @@ P = ProblemState
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    path: Path = tmp_path_factory.mktemp("demo") / "itsm.sqlite"
-    url = f"sqlite:///{path}"
-    prepare_demo_database(url, DemoOptions(seed=7, incidents=RANDOM), FixedClock(NOW))
-    database = open_database(url)
+def session(demo_template: Path) -> Iterator[Session]:
+    """The shared demo (conftest): seed 7, RANDOM random incidents, built at NOW; read only."""
+    database = open_database(f"sqlite:///{demo_template}")
     try:
         with database.session() as session:
             yield session

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,15 @@ from textual.widgets import Input, TextArea
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
 from itsm_tui.services import incidents
-from itsm_tui.services.demo import DemoOptions, prepare_demo_database
 from itsm_tui.services.incident_changes import changes_of
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import User
+from tests.conftest import DEMO_TIME
 from tests.tui_helpers import queue_table, settle
 
-SNAPSHOT_TIME = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday morning
+SNAPSHOT_TIME = DEMO_TIME  # the shared demo's clock (conftest), a Wednesday morning
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 VIEWER = "sam"  # a supervisor: sees every action in the footer
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "itsm.sqlite"
-    options = DemoOptions(seed=7, incidents=80)
-    prepare_demo_database(f"sqlite:///{path}", options, FixedClock(SNAPSHOT_TIME))
-    return path
 
 
 @pytest.fixture
