@@ -216,6 +216,13 @@ class ITSMApp(App[None]):
 
         self.push_screen(ProblemFormScreen(number), saved)
 
+    def open_sla_policies(self) -> None:
+        """The SLA policy and calendar editor with its what-if (read-only for non-admins)."""
+        from itsm_tui.screens.sla_policies import SlaPoliciesScreen
+
+        if not isinstance(self.screen, SlaPoliciesScreen):
+            self.push_screen(SlaPoliciesScreen())
+
     def open_caller_incidents(self, caller: str) -> None:
         self._show_queue(QueueFilter(states=(), caller=caller))
 

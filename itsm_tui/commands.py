@@ -127,6 +127,11 @@ class DeskCommandsProvider(Provider):
         new_problem = getattr(app, "open_problem_form", None)
         if new_problem is not None:
             commands.append(("New problem", partial(new_problem, None), "Record a problem"))
+        sla_policies = getattr(app, "open_sla_policies", None)
+        if sla_policies is not None:
+            commands.append(
+                ("SLA policies", sla_policies, "SLA policies and calendars, with a what-if")
+            )
         # On an incident's detail: link it to the change that caused it (also key L there).
         link = getattr(self.screen, "action_link_change", None)
         if link is not None:
