@@ -81,6 +81,30 @@ async def test_admin_edits_a_policy_and_applies_a_whatif_and_others_only_read(
         assert app.screen is screen
         assert _response_seconds(url, "P1 critical") == 45 * 60
 
+        await pilot.press("n")  # a new policy: the input model's refusal is shown inline too
+        await settle(pilot)
+        new = app.screen
+        assert isinstance(new, PolicyDialog)
+        for key, value in (
+            ("name", "P1 email"),
+            ("priority", "9"),
+            ("service", "Email"),
+            ("response", "10m"),
+            ("resolution", "2h"),
+            ("calendar", "24x7"),
+        ):
+            new.form.input(key).value = value
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert new.error == "priority: priority must be 1 to 5"
+        assert new.form.input("priority").has_focus
+        new.form.input("priority").value = "1"
+        await pilot.press("ctrl+s")
+        await settle(pilot, rounds=3)
+        assert app.screen is screen
+        assert "P1 email" in [p.name for p in screen.policies]
+        assert _response_seconds(url, "P1 email") == 600
+
     viewer = app_for(url, clock, user="vic")
     async with viewer.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

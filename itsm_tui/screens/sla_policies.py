@@ -165,7 +165,8 @@ class SlaPoliciesScreen(DeskScreen[None]):
             self.app.push_screen(PolicyDialog(policy), self._saved("SLA policy"))
 
     def action_new_policy(self) -> None:
-        self.app.push_screen(PolicyDialog(None), self._saved("SLA policy"))
+        names = [calendar.name for calendar in self.calendars]
+        self.app.push_screen(PolicyDialog(None, names), self._saved("SLA policy"))
 
     def action_new_calendar(self) -> None:
         self.app.push_screen(CalendarDialog(None), self._saved("calendar"))

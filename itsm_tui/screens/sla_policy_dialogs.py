@@ -16,7 +16,7 @@ keep what they are; the CLI changes those.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import ClassVar, TypeVar
 
@@ -142,10 +142,11 @@ _POLICY_FIELDS = {
 class PolicyDialog(_EditorDialog[PolicyRecord]):
     """Edit a policy's targets, calendar, warnings and active flag, or add a policy."""
 
-    def __init__(self, record: PolicyRecord | None) -> None:
+    def __init__(self, record: PolicyRecord | None, calendars: Sequence[str] = ()) -> None:
         title = "New SLA policy" if record is None else f"Edit SLA policy {printable(record.name)}"
         super().__init__(title)
         self.record = record
+        self.calendars = tuple(calendars)
         self.form = _Form(self, "policy")
 
     def body(self) -> ComposeResult:
@@ -166,7 +167,12 @@ class PolicyDialog(_EditorDialog[PolicyRecord]):
             format_duration(record.resolution_seconds) if record else "",
             "e.g. 8h, 2d",
         )
-        yield form.row("calendar", "Calendar", record.calendar if record else "office-hours")
+        yield form.row(
+            "calendar",
+            "Calendar",
+            record.calendar if record else "",
+            printable(", ".join(self.calendars)),
+        )
         yield form.row(
             "warnings",
             "Warnings (%)",
