@@ -175,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--24x7", dest="always_on", action="store_true", default=None)
         sub.add_argument("--holidays", metavar="CC[-SUB]", help="e.g. GB-ENG, US, none")
         sub.add_argument("--extra-date", action="append", metavar="YYYY-MM-DD")
+    wall = commands.add_parser(
+        "wall", help="NOC wall: read-only, full-screen rotation of big panels (q quits)"
+    )
+    _global_flags(wall, suppress=True)
+    wall.add_argument("--rotate", type=float, default=15.0, metavar="SECONDS")
+    wall.add_argument("--views", default="queue,sla,changes", metavar="queue,sla,changes")
     inbox = command(commands, "inbox", cmd_inbox, "your notifications, newest first")
     inbox.add_argument("--unread", action="store_true", help="only unread ones")
 
@@ -845,6 +851,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
             return _run_demo(args, settings, clock)
         if args.command is None:
             return _launch(settings, clock)
+        if args.command == "wall":
+            return _launch_wall(args, settings, clock)
         database = _open(settings)
         try:
             with database.session() as session:
@@ -960,6 +968,34 @@ def _launch(settings: Settings, clock: Clock) -> int:
         auto_close_days=settings.auto_close_days,
         timezone=settings.timezone,
         cab_policy=cab_policy(settings),
+    ).run()
+    return EXIT_OK
+
+
+def _launch_wall(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    """`itsm wall`: checked like the desk's launch (database, user), then runs until quit."""
+    from itsm_tui.widgets.wall import VIEWS
+
+    views = tuple(view.strip() for view in args.views.split(",") if view.strip())
+    if not views or any(view not in VIEWS for view in views):
+        raise ConfigError(f"--views takes a comma-separated list of {', '.join(VIEWS)}")
+    if not args.rotate > 0:
+        raise ConfigError("--rotate takes a number of seconds above 0")
+    database = _open(settings)
+    try:
+        with database.session() as session:
+            directory.resolve_actor(session, clock, settings.username)
+    finally:
+        database.dispose()
+    from itsm_tui.wall import WallApp
+
+    WallApp(
+        database_url=settings.database_url,
+        username=settings.username,
+        clock=clock,
+        rotate_s=args.rotate,
+        views=views,
+        timezone=settings.timezone,
     ).run()
     return EXIT_OK
 

@@ -14,6 +14,7 @@ from textual.widgets import Footer
 
 from itsm_tui.screens.context import desk
 from itsm_tui.widgets.desk_header import DeskHeader
+from itsm_tui.widgets.major_banner import MajorBanner
 
 ResultT = TypeVar("ResultT")
 
@@ -29,6 +30,7 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
             role=app.actor.role,
             database=app.database.label,
         )
+        yield MajorBanner(app.database)  # shown only while a major incident is open
         yield from self.compose_body()
         yield Footer()
 
