@@ -223,6 +223,12 @@ class ITSMApp(App[None]):
         if not isinstance(self.screen, SlaPoliciesScreen):
             self.push_screen(SlaPoliciesScreen())
 
+    def open_reports(self) -> None:
+        from itsm_tui.screens.reports import ReportsScreen
+
+        if not isinstance(self.screen, ReportsScreen):
+            self.push_screen(ReportsScreen())
+
     def open_caller_incidents(self, caller: str) -> None:
         self._show_queue(QueueFilter(states=(), caller=caller))
 

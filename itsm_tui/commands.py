@@ -132,6 +132,9 @@ class DeskCommandsProvider(Provider):
             commands.append(
                 ("SLA policies", sla_policies, "SLA policies and calendars, with a what-if")
             )
+        reports = getattr(app, "open_reports", None)
+        if reports is not None:
+            commands.append(("Reports", reports, "Figures with drill-down and export"))
         # On an incident's detail: link it to the change that caused it (also key L there).
         link = getattr(self.screen, "action_link_change", None)
         if link is not None:
