@@ -55,7 +55,8 @@ def _figure(percent: float | None) -> str:
 
 
 class ComplianceGauge(Widget):
-    """Two lines: `label  ✓ on target  96.7% ▲ up  (29/30, target 95%)`, then the bar.
+    """Two lines: `✓ label on target 29/30 ▲ up` (met of decided, trend), then the bar
+    with the target mark and the figure.
     `update(compliance)` shows a new reading without remounting."""
 
     COMPONENT_CLASSES = {
@@ -112,13 +113,11 @@ class ComplianceGauge(Widget):
         status_style = self.get_component_rich_style(f"compliance-gauge--{status.value}")
         detail = self.get_component_rich_style("compliance-gauge--detail")
         head = Text.assemble(
+            (f"{status.symbol} ", status_style),
             (printable(self.label), self.get_component_rich_style("compliance-gauge--label")),
-            "  ",
-            (f"{status.symbol} {status.label}", status_style),
-            "  ",
-            (_figure(c.percent).strip(), status_style),
+            (f" {status.label}", status_style),
+            (f" {c.met}/{c.decided}", detail),
             f" {c.trend.arrow} {TREND_WORDS[c.trend]}",
-            (f"  ({c.met}/{c.decided}, target {c.target_percent:g}%)", detail),
             overflow="ellipsis",
             no_wrap=True,
         )
