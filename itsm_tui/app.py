@@ -28,8 +28,8 @@ from itsm_tui.commands import (
 from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.screens.change_calendar import ChangeCalendarScreen
 from itsm_tui.screens.incident_queue import IncidentQueueScreen
-from itsm_tui.screens.pending import SlaScreen
 from itsm_tui.screens.problem_board import ProblemBoardScreen
+from itsm_tui.screens.sla_dashboard import SlaDashboardScreen
 from itsm_tui.services import directory, leases, notifications, saved_views
 from itsm_tui.services.queue import QueueFilter
 from itsm_tui.services.records import NotificationRecord
@@ -47,7 +47,7 @@ class ITSMApp(App[None]):
         "incidents": IncidentQueueScreen,
         "changes": ChangeCalendarScreen,
         "problems": ProblemBoardScreen,
-        "sla": SlaScreen,
+        "sla": SlaDashboardScreen,
     }
     DEFAULT_MODE = "incidents"
     COMMANDS = App.COMMANDS | {
