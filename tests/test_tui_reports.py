@@ -1,6 +1,6 @@
 """The reports screen in one app run: opened from the command palette, switch to the
 backlog report, drill down into a row and open an incident from it, come back, and export
-the report to a chosen path with a toast naming the file."""
+the report to a chosen path with a toast naming the file; a change elsewhere reloads it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from itsm_tui.clock import FixedClock
 from itsm_tui.screens.incident_detail import IncidentDetailScreen
 from itsm_tui.screens.report_dialogs import DrillDownDialog, ExportDialog
 from itsm_tui.screens.reports import ReportsScreen
+from itsm_tui.services import directory, incidents
+from itsm_tui.services.validation import validate
 from tests.test_services_desk_reports import NOW, crafted, inc
 from tests.tui_helpers import app_for, seeded_desk, settle
 
@@ -71,3 +73,15 @@ async def test_reports_switch_drill_down_and_export(sqlite_url: str, tmp_path: P
         rows = list(csv.reader(target.open(encoding="utf-8")))
         assert rows[1][:7] == ["Network", "0", "2", "0", "0", "0", "2"]
         assert any(str(target) in n.message for n in app._notifications)
+
+        # A new incident elsewhere reaches the backlog through the change feed.
+        table.move_cursor(row=1)
+        with app.database.session() as session:
+            alice = directory.find_user(session, "alice")
+            assert alice is not None
+            data = validate(incidents.IncidentCreate, title="New", impact=3, urgency=3)
+            incidents.create_incident(session, alice, clock, data)
+        app.poll_feed()
+        await settle(pilot, rounds=3)
+        assert screen.report.rows[-1].cells[1] == 2  # <1d: I1 and the new one
+        assert table.cursor_row == 1

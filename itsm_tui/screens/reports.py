@@ -3,8 +3,9 @@
 Moving through the list shows each report; `p` cycles the period (7 days, 30 days, a
 quarter); enter on a row lists the records behind it, and enter there opens the incident,
 change or problem; `x` exports the report (CSV, JSON or Markdown) and a toast names the
-file. Figures come from `services.desk_reports` in a worker; this screen only draws them,
-user text (service, category, group, change titles) as `Text`.
+file. The report is read again whenever the change feed reports a change. Figures come
+from `services.desk_reports` in a worker; this screen only draws them, user text (service,
+category, group, change titles) as `Text`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from itsm_tui.screens.base import DeskScreen
-from itsm_tui.screens.context import desk
+from itsm_tui.screens.context import FeedBatch, desk
 from itsm_tui.screens.report_dialogs import DrillDownDialog, ExportDialog
 from itsm_tui.services import desk_reports
 from itsm_tui.services.desk_reports import (
@@ -78,6 +79,12 @@ class ReportsScreen(DeskScreen[None]):
         options.highlighted = 0
         options.focus()
         self.load()
+        desk(self.app).feed_changed.subscribe(self, self._on_feed)
+
+    def _on_feed(self, batch: FeedBatch) -> None:
+        """Any record change may move a figure: the report is read again (cheap; the
+        cursor stays on its row)."""
+        self.load()
 
     # ------------------------------------------------------------------ loading
 
@@ -92,7 +99,6 @@ class ReportsScreen(DeskScreen[None]):
     def _show(self, report: DeskReport) -> None:
         if report.key != self.key.value:
             return  # a slower load for a report no longer chosen
-        self.report = report
         heading = Text(report.title, style="bold")
         heading.append("  ")
         if report.start is None:
@@ -103,6 +109,9 @@ class ReportsScreen(DeskScreen[None]):
         heading.append(desk_reports.period_text(report), style="dim")
         self.query_one("#reports-heading", Static).update(heading)
         table = self.query_one("#reports-table", DataTable)
+        same = self.report is not None and self.report.key == report.key
+        keep = table.cursor_row if same else 0
+        self.report = report
         table.clear(columns=True)
         for column in report.columns:
             justify = "left" if column.kind is ColumnKind.TEXT else "right"
@@ -118,7 +127,9 @@ class ReportsScreen(DeskScreen[None]):
                 ],
                 key=str(index),
             )
-        if not report.rows:
+        if report.rows:
+            table.move_cursor(row=min(keep, len(report.rows) - 1))
+        else:
             heading.append("\nNothing to report for this period.")
             self.query_one("#reports-heading", Static).update(heading)
 
