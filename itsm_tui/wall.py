@@ -30,6 +30,7 @@ DEFAULT_ROTATE_S = 15.0
 DEFAULT_REFRESH_S = 5.0
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 30.0
+TALL_ROWS = 40
 TITLES = {"queue": "Incidents", "sla": "Service levels", "changes": "Changes"}
 
 
@@ -53,7 +54,8 @@ class WallHeader(Static):
 
 
 class WallApp(App[None]):
-    CSS_PATH = str(Path(__file__).parent / "styles" / "wall.tcss")
+    # The compliance gauges are the SLA dashboard's, styled by its sheet.
+    CSS_PATH = [str(Path(__file__).parent / "styles" / name) for name in ("sla.tcss", "wall.tcss")]
     TITLE = "itsm NOC wall"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -103,11 +105,19 @@ class WallApp(App[None]):
         yield takeover
 
     def on_mount(self) -> None:
+        self._fit(self.size.height)
         self._draw_header()
         self.set_interval(1.0, self._draw_header)
         if len(self.views) > 1:
             self.set_interval(self.rotate_s, self.rotate)
         self.read_figures()
+
+    def on_resize(self) -> None:
+        self._fit(self.size.height)
+
+    def _fit(self, height: int) -> None:
+        """A tall wall has room for the per-priority gauges (there are no CSS media queries)."""
+        self.screen.set_class(height >= TALL_ROWS, "-tall")
 
     # ------------------------------------------------------------------ rotation
 

@@ -17,12 +17,13 @@ from sqlmodel import Session, col, select
 
 from itsm_tui.domain.conflicts import Window
 from itsm_tui.domain.enums import ChangeState
-from itsm_tui.services import changes, queue, reports
+from itsm_tui.services import changes, queue
 from itsm_tui.services.majors import OpenMajors, open_majors
+from itsm_tui.services.sla_dashboard import Period, SlaDashboard, sla_dashboard
 from itsm_tui.store.models import Incident, User
 
 LIST_LIMIT = 12  # rows a list can show on the largest wall (300x80 in big type is ~12)
-COMPLIANCE_PERIOD = timedelta(days=7)
+COMPLIANCE_PERIOD = Period.WEEK
 PRIORITIES = (1, 2, 3, 4, 5)
 CHANGE_STATES = (ChangeState.SCHEDULED, ChangeState.IMPLEMENT)
 
@@ -45,8 +46,7 @@ class WallFigures:
     at_risk: int
     breached_rows: tuple[queue.QueueRow, ...]
     at_risk_rows: tuple[queue.QueueRow, ...]
-    response_compliance: float | None  # percent over COMPLIANCE_PERIOD; None: nothing finished
-    resolution_compliance: float | None
+    sla: SlaDashboard  # compliance over COMPLIANCE_PERIOD, overall and per priority
     changes_today: tuple[WallChange, ...]
     majors: OpenMajors
 
@@ -82,9 +82,7 @@ def read_wall(session: Session, actor: User, now: datetime, *, timezone: str) ->
     at_risk = queue.fetch_page(
         session, actor, now, queue.QueueFilter(at_risk=True), limit=LIST_LIMIT
     )
-    report = reports.sla_report(
-        session, now, reports.SlaReportQuery(start=now - COMPLIANCE_PERIOD, end=now)
-    )
+    dashboard = sla_dashboard(session, now, COMPLIANCE_PERIOD, timezone)
     todays = changes.list_changes(session, states=CHANGE_STATES, window=today_window(now, timezone))
     by_priority = open_by_priority(session)
     return WallFigures(
@@ -95,8 +93,7 @@ def read_wall(session: Session, actor: User, now: datetime, *, timezone: str) ->
         at_risk=counts.at_risk,
         breached_rows=tuple(breached.rows),
         at_risk_rows=tuple(at_risk.rows),
-        response_compliance=report.overall.response.compliance_percent,
-        resolution_compliance=report.overall.resolution.compliance_percent,
+        sla=dashboard,
         changes_today=tuple(
             WallChange(
                 number=change.number,

@@ -20,7 +20,9 @@ from textual.widgets import Digits, Static
 from itsm_tui.display import compact_duration, user_text
 from itsm_tui.services.majors import OpenMajors
 from itsm_tui.services.queue import QueueRow
+from itsm_tui.services.sla_dashboard import Compliance
 from itsm_tui.services.wall_figures import PRIORITIES, WallChange, WallFigures
+from itsm_tui.widgets.compliance_gauge import ComplianceGauge
 
 VIEWS = ("queue", "sla", "changes")  # the panels `itsm wall --views` can name, in order
 NO_FIGURE = "--"
@@ -39,11 +41,6 @@ class Tile(Vertical):
     def show(self, value: int | None) -> None:
         self.query_one(Digits).update(NO_FIGURE if value is None else str(value))
         self.set_class(bool(value), "-nonzero")
-
-
-def _percent(value: float | None) -> int | None:
-    """Whole percent, rounded down so 99.6% never shows as a perfect 100."""
-    return None if value is None else int(value)
 
 
 def _lines(lines: Iterable[Text], empty: str) -> Text:
@@ -89,15 +86,24 @@ class QueuePanel(Vertical):
 
 
 class SlaPanel(Vertical):
-    """Breached and at-risk counts and lists, and last week's compliance."""
+    """Breached and at-risk counts and lists, and last week's compliance as the dashboard's
+    gauges: overall always, per priority too on a tall wall (the `-tall` class)."""
 
     def compose(self) -> ComposeResult:
-        yield Static("Service levels (compliance: last 7 days)", classes="wall-title")
-        with Grid(classes="wall-row wall-totals"):
+        yield Static("Service levels", classes="wall-title")
+        with Grid(classes="wall-row wall-change-totals"):
             yield Tile("breached", id="wall-sla-breached", classes="-bad")
             yield Tile("at risk", id="wall-sla-at-risk", classes="-warn")
-            yield Tile("response %", id="wall-response")
-            yield Tile("resolution %", id="wall-resolution")
+        with Grid(classes="wall-row wall-gauges"):
+            for line in ("overall", *(f"P{p}" for p in PRIORITIES)):
+                extra = "" if line == "overall" else " wall-priority-gauge"
+                for kind in ("response", "resolution"):
+                    yield ComplianceGauge(
+                        f"{line} {kind}",
+                        Compliance(kind=kind),
+                        id=f"wall-gauge-{line}-{kind}",
+                        classes=f"wall-gauge{extra}",
+                    )
         with Horizontal(classes="wall-lists"):
             with Vertical(classes="wall-list"):
                 yield Static("Breached", classes="wall-list-title -bad")
@@ -110,8 +116,16 @@ class SlaPanel(Vertical):
         now = figures.read_at
         self.query_one("#wall-sla-breached", Tile).show(figures.breached)
         self.query_one("#wall-sla-at-risk", Tile).show(figures.at_risk)
-        self.query_one("#wall-response", Tile).show(_percent(figures.response_compliance))
-        self.query_one("#wall-resolution", Tile).show(_percent(figures.resolution_compliance))
+        title = f"Service levels · compliance over {figures.sla.period.label.lower()}"
+        self.query_one(".wall-title", Static).update(title)
+        lines = {"overall": figures.sla.overall}
+        lines.update({line.label: line for line in figures.sla.priorities})
+        for name in ("overall", *(f"P{p}" for p in PRIORITIES)):
+            line = lines.get(name)
+            for kind in ("response", "resolution"):
+                gauge = self.query_one(f"#wall-gauge-{name}-{kind}", ComplianceGauge)
+                compliance = getattr(line, kind) if line else Compliance(kind=kind)
+                gauge.update(compliance, label=kind if name == "overall" else f"{name} {kind}")
         self.query_one("#wall-breached-list", Static).update(
             _lines((_incident_line(r, now) for r in figures.breached_rows), "none breached")
         )
