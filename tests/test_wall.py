@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from textual.pilot import Pilot
 
+from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.services import incidents
 from itsm_tui.services.majors import open_majors
@@ -45,6 +46,25 @@ def test_open_majors_lists_open_major_incidents_oldest_first(desk: Desk) -> None
     incidents.set_major(desk.session, desk["sue"], desk.clock, first, False, reason="contained")
     drive(desk, second, "resolved")
     assert open_majors(desk.session).total == 0
+
+
+def test_itsm_wall_checks_its_flags_and_lets_a_viewer_start_it(
+    tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    url = f"sqlite:///{tmp_path / 'itsm.sqlite'}"
+    database, desk = seeded_desk(url, clock)
+    desk.session.close()
+    database.dispose()
+    started: list[WallApp] = []
+    monkeypatch.setattr(WallApp, "run", lambda self: started.append(self))
+    base = ["--db", url, "wall"]
+    assert main([*base, "--user", "vic", "--views", "sla,changes", "--rotate", "30"]) == 0
+    assert [(app.views, app.rotate_s) for app in started] == [(("sla", "changes"), 30.0)]
+    assert main([*base, "--user", "vic", "--views", "queue,nope"]) == 2
+    assert main([*base, "--user", "vic", "--rotate", "0"]) == 2
+    assert main([*base, "--user", "nobody"]) == 4
+    assert len(started) == 1
+    assert "--views takes" in capsys.readouterr().err
 
 
 def _wall(url: str, clock: FixedClock) -> WallApp:
