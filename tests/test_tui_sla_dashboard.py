@@ -1,12 +1,14 @@
 """The SLA dashboard in one app run: mode 4 shows today's figures, `p` moves to the last 7
 days, the injected clock entering a new minute reloads (a clock runs out with nothing
-written), and enter on the at-risk list opens that incident. Figures are proved at the
-service level (`test_services_sla_dashboard.py`); this checks the screen wires them up."""
+written), space pages the body, and enter on the at-risk list opens that incident. Figures
+are proved at the service level (`test_services_sla_dashboard.py`); this checks the screen
+wires them up."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from textual.containers import VerticalScroll
 from textual.widgets import OptionList, Static
 
 from itsm_tui.clock import FixedClock
@@ -56,6 +58,11 @@ async def test_period_switch_live_reload_and_open_at_risk(tmp_path: Path) -> Non
         await settle(pilot, rounds=3)
         assert "✗ 4 breached" in _text(screen, "#sla-counts")
         assert "! 0 at warning" in _text(screen, "#sla-counts")
+
+        body = screen.query_one("#sla-body", VerticalScroll)
+        await pilot.press("space")  # pages the body down to the service gauges at 80x24
+        await pilot.pause()
+        assert body.scroll_y > 0
 
         listing = screen.query_one("#sla-at-risk", OptionList)
         assert listing.has_focus and listing.highlighted == 0

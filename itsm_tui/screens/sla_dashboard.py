@@ -6,8 +6,8 @@ the incidents at risk (enter opens one), the daily compliance as a sparkline, an
 priority and per service for response and resolution. `p` walks the periods (today, 7 days,
 30 days, quarter), in the desk's time zone. It reloads whenever the change feed reports a
 write and whenever the injected clock enters a new minute (clocks run out as time passes,
-with nothing written). The body scrolls at 80x24; from 160 columns the gauge grids widen to
-four columns.
+with nothing written). The body scrolls at 80x24 (space pages through it, wrapping to the
+top); from 160 columns the gauge grids widen to four columns.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class SlaDashboardScreen(DeskScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "next_period", "Period"),
         Binding("enter", "open", "Open incident"),
+        Binding("space", "page_body", "More"),
         Binding("r", "reload", "Refresh", show=False),
     ]
 
@@ -232,6 +233,15 @@ class SlaDashboardScreen(DeskScreen[None]):
         self.period = self.period.following()
         self._draw_title()
         self.load()
+
+    def action_page_body(self) -> None:
+        """Page down through the body, back to the top after the end: one key reaches every
+        gauge at 80x24 while the at-risk list keeps the focus (it takes the arrow keys)."""
+        body = self.query_one("#sla-body", VerticalScroll)
+        if body.scroll_y >= body.max_scroll_y:
+            body.scroll_home(animate=False)
+        else:
+            body.scroll_page_down(animate=False)
 
     def action_reload(self) -> None:
         self.load()
