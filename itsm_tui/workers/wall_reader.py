@@ -57,8 +57,9 @@ class WallReader:
             with database.session() as session:
                 actor = directory.resolve_actor(session, self.clock, self.username)
                 return read_wall(session, actor, self.clock.now(), timezone=self.timezone)
-        except ServiceError:
-            raise  # not a hiccup: an unknown or deactivated user
+        except ServiceError as error:
+            # e.g. the wall's user was deactivated: say so and keep retrying, never crash
+            raise WallUnavailable(str(error)) from error
         except (SQLAlchemyError, OSError) as error:
             self.close()
             raise WallUnavailable(str(error).splitlines()[0]) from error
