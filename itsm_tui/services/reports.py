@@ -158,7 +158,7 @@ class SlaReport(Record):
 
 
 @dataclass
-class _Tally:
+class Tally:
     """Figures being gathered for one kind of clock."""
 
     count: int = 0
@@ -221,7 +221,7 @@ def sla_report(session: Session, now: datetime, query: SlaReportQuery) -> SlaRep
     at `now`. Reads only."""
     start, end = query.period(now)
     service = service_by_name(session, query.service) if query.service else None
-    policies = _policies(session)
+    policies = load_policies(session)
     conditions: list[ColumnElement[bool]] = [col(SlaClockRow.stage) != SlaStage.CANCELLED.value]
     if service is not None:
         conditions.append(col(Incident.service_id) == service.id)
@@ -234,14 +234,14 @@ def sla_report(session: Session, now: datetime, query: SlaReportQuery) -> SlaRep
         .where(*conditions, col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
         .order_by(col(SlaClockRow.id))
     ).all()
-    overall = {kind.value: _Tally() for kind in KINDS}
-    per_policy: dict[int, dict[str, _Tally]] = {}
+    overall = {kind.value: Tally() for kind in KINDS}
+    per_policy: dict[int, dict[str, Tally]] = {}
     for row in rows:
         if row.kind not in overall:
             continue  # a kind this report does not know
         calendar = policies[row.policy_id][1]
         state = clock_state(row)
-        tallies = per_policy.setdefault(row.policy_id, {kind.value: _Tally() for kind in KINDS})
+        tallies = per_policy.setdefault(row.policy_id, {kind.value: Tally() for kind in KINDS})
         tallies[row.kind].add(calendar, state, now)
         overall[row.kind].add(calendar, state, now)
 
@@ -257,14 +257,14 @@ def sla_report(session: Session, now: datetime, query: SlaReportQuery) -> SlaRep
             for pid in ordered
         ],
         overall=_line(OVERALL, None, overall),
-        at_risk=_at_risk(session, now, policies, conditions),
+        at_risk=at_risk_clocks(session, now, policies, conditions),
     )
 
 
-_Policies = dict[int, tuple[SlaPolicyRow, BusinessCalendar]]
+Policies = dict[int, tuple[SlaPolicyRow, BusinessCalendar]]
 
 
-def _policies(session: Session) -> _Policies:
+def load_policies(session: Session) -> Policies:
     """Every policy (inactive ones too: their clocks still count) with its calendar."""
     rows = session.exec(
         select(SlaPolicyRow, BusinessCalendarRow).join(
@@ -274,7 +274,7 @@ def _policies(session: Session) -> _Policies:
     return {policy.id: (policy, calendar_of(calendar)) for policy, calendar in rows if policy.id}
 
 
-def _line(name: str, priority: int | None, tallies: dict[str, _Tally]) -> SlaPolicyFigures:
+def _line(name: str, priority: int | None, tallies: dict[str, Tally]) -> SlaPolicyFigures:
     return SlaPolicyFigures(
         policy=name,
         priority=priority,
@@ -283,10 +283,10 @@ def _line(name: str, priority: int | None, tallies: dict[str, _Tally]) -> SlaPol
     )
 
 
-def _at_risk(
+def at_risk_clocks(
     session: Session,
     now: datetime,
-    policies: _Policies,
+    policies: Policies,
     conditions: Sequence[ColumnElement[bool]],
 ) -> list[AtRiskClock]:
     rows = session.exec(

@@ -1,7 +1,7 @@
 """The SLA dashboard's figures: compliance per priority and per service over a period, the
 trend against the period before, the clocks as they stand now and the incidents at risk.
 
-How a clock counts (the same stage rules and tally as `services.reports`, whose `_Tally`
+How a clock counts (the same stage rules and tally as `services.reports`, whose `Tally`
 does the counting here too):
 
 - only live clocks: cancelled ones (left behind by a priority change) never count;
@@ -48,9 +48,9 @@ from itsm_tui.services.reports import (
     AT_RISK_PERCENT,
     KINDS,
     AtRiskClock,
-    _at_risk,
-    _policies,
-    _Tally,
+    Tally,
+    at_risk_clocks,
+    load_policies,
 )
 from itsm_tui.services.sla_summary import clock_state
 from itsm_tui.store.models import Incident, Service, SlaClockRow
@@ -217,8 +217,8 @@ class _Group:
     """A group's tallies for this period and the previous one, per kind."""
 
     def __init__(self) -> None:
-        self.current = {kind.value: _Tally() for kind in KINDS}
-        self.previous = {kind.value: _Tally() for kind in KINDS}
+        self.current = {kind.value: Tally() for kind in KINDS}
+        self.previous = {kind.value: Tally() for kind in KINDS}
 
     def line(self, label: str, target: float) -> ComplianceLine:
         return ComplianceLine(
@@ -267,7 +267,7 @@ def sla_dashboard(
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     start, end = period_bounds(period, now, zone)
     before = previous_start(period, start, zone)
-    policies = _policies(session)
+    policies = load_policies(session)
     services = {s.id: s.name for s in session.exec(select(Service)).all()}
     live: ColumnElement[bool] = col(SlaClockRow.stage) != SlaStage.CANCELLED.value
     rows = session.exec(
@@ -322,7 +322,7 @@ def sla_dashboard(
         priorities=[by_priority[p].line(f"P{p}", target_percent) for p in sorted(by_priority)],
         services=[by_service[s].line(s, target_percent) for s in sorted(by_service)],
         now=ClockCounts(**counts),
-        at_risk=_at_risk(session, now, policies, [live])[:AT_RISK_LIMIT],
+        at_risk=at_risk_clocks(session, now, policies, [live])[:AT_RISK_LIMIT],
         daily=daily,
     )
 
