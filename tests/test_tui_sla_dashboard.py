@@ -70,3 +70,14 @@ async def test_period_switch_live_reload_and_open_at_risk(tmp_path: Path) -> Non
         await settle(pilot)
         assert isinstance(app.screen, IncidentDetailScreen)
         assert numbers["E"] in str(app.screen.query_one("DeskHeader").render())
+
+        await pilot.press("escape")  # back to the dashboard: P opens the policies, R reports
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "SlaPoliciesScreen"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ReportsScreen"

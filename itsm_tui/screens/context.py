@@ -33,6 +33,10 @@ class DeskApp(Protocol):
 
     def open_caller_incidents(self, caller: str) -> None: ...
 
+    def open_sla_policies(self) -> None: ...
+
+    def open_reports(self) -> None: ...
+
 
 def desk(app: App[object]) -> DeskApp:
     return cast(DeskApp, app)

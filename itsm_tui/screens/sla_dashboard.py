@@ -68,6 +68,8 @@ class SlaDashboardScreen(DeskScreen[None]):
         Binding("p", "next_period", "Period"),
         Binding("enter", "open", "Open incident"),
         Binding("space", "page_body", "More"),
+        Binding("P", "policies", "Policies"),
+        Binding("R", "reports", "Reports"),
         Binding("r", "reload", "Refresh", show=False),
     ]
 
@@ -256,3 +258,9 @@ class SlaDashboardScreen(DeskScreen[None]):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None:
             desk(self.app).open_incident(event.option.id.split(":", 1)[0])
+
+    def action_policies(self) -> None:
+        desk(self.app).open_sla_policies()
+
+    def action_reports(self) -> None:
+        desk(self.app).open_reports()
