@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
 from itsm_tui.services.demo import DemoOptions, prepare_demo_database
+from itsm_tui.wall import WallApp
 
 SHOT_TIME = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -41,17 +43,24 @@ VIEWS: dict[str, Steps] = {
     "calendar": lambda pilot: _keys(pilot, "2"),
     "board": lambda pilot: _keys(pilot, "3"),
     "dashboard": lambda pilot: _keys(pilot, "4"),
+    "wall": lambda pilot: _keys(pilot),
 }
 
 
-async def shoot(url: str, name: str, steps: Steps, size: tuple[int, int]) -> Path:
-    app = ITSMApp(
+def _app(url: str, name: str) -> App[Any]:
+    if name == "wall":  # the NOC wall is its own read-only app; show its queue panel
+        return WallApp(database_url=url, username="sam", clock=FixedClock(SHOT_TIME), rotate_s=3600)
+    return ITSMApp(
         database_url=url,
         username="sam",
         clock=FixedClock(SHOT_TIME),
         run_evaluator=False,
         feed_interval_s=3600,
     )
+
+
+async def shoot(url: str, name: str, steps: Steps, size: tuple[int, int]) -> Path:
+    app = _app(url, name)
     async with app.run_test(size=size) as pilot:
         for _ in range(6):
             await pilot.pause(0.1)
