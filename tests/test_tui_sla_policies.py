@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from itsm_tui.clock import FixedClock
 from itsm_tui.screens.sla_policies import SlaPoliciesScreen
-from itsm_tui.screens.sla_policy_dialogs import PolicyDialog, WhatIfDialog
+from itsm_tui.screens.sla_policy_dialogs import CalendarDialog, PolicyDialog, WhatIfDialog
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import SlaPolicyRow
 from tests.tui_helpers import app_for, create, seeded_desk, settle
@@ -92,6 +92,8 @@ async def test_admin_edits_a_policy_and_applies_a_whatif_and_others_only_read(
             ("response", "10m"),
             ("resolution", "2h"),
             ("calendar", "24x7"),
+            ("actions", "75=notify_assignee; 100=notify_assignee,notify_supervisors"),
+            ("pause", "awaiting_vendor"),
         ):
             new.form.input(key).value = value
         await pilot.press("ctrl+s")
@@ -104,6 +106,26 @@ async def test_admin_edits_a_policy_and_applies_a_whatif_and_others_only_read(
         assert app.screen is screen
         assert "P1 email" in [p.name for p in screen.policies]
         assert _response_seconds(url, "P1 email") == 600
+        added = next(p for p in screen.policies if p.name == "P1 email")
+        assert added.actions == {75: ["notify_assignee"], 100: [
+            "notify_assignee", "notify_supervisors"
+        ]}  # fmt: skip
+        assert added.pause == ["on_hold: awaiting_vendor"]
+
+        screen.query_one("#sla-calendars").focus()  # extra closed days on a calendar
+        await pilot.press("e")
+        await settle(pilot)
+        calendar = app.screen
+        assert isinstance(calendar, CalendarDialog)
+        calendar.form.input("extra").value = "2026-12-24, someday"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "extra dates" in calendar.error
+        calendar.form.input("extra").value = "2026-12-24, 2026-12-31"
+        await pilot.press("ctrl+s")
+        await settle(pilot, rounds=3)
+        assert app.screen is screen
+        assert ["2026-12-24", "2026-12-31"] in [c.extra_dates for c in screen.calendars]
 
     viewer = app_for(url, clock, user="vic")
     async with viewer.run_test(size=(80, 24)) as pilot:

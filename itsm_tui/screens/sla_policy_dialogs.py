@@ -69,8 +69,14 @@ class _Form:
     def __init__(self, dialog: Widget, prefix: str) -> None:
         self.dialog = dialog
         self.prefix = prefix
+        self.initials: dict[str, str] = {}
+
+    def initial(self, key: str) -> str:
+        """What the field showed when the dialog opened."""
+        return self.initials.get(key, "")
 
     def row(self, key: str, label: str, value: str = "", placeholder: str = "") -> Horizontal:
+        self.initials[key] = value.strip()
         return Horizontal(
             Label(label),
             Input(value, id=f"{self.prefix}-{key}", compact=True, placeholder=placeholder),
@@ -90,6 +96,23 @@ def _duration(text: str, what: str) -> int:
         return sla_admin.parse_duration(text)
     except ValidationFailed as error:
         raise ValidationFailed(f"{what}: {error}") from None
+
+
+def _actions_text(actions: Mapping[int, Sequence[str]]) -> str:
+    """A policy's escalation actions in the CLI's `--actions` spelling."""
+    return "; ".join(
+        f"{threshold}={','.join(names) or sla_admin.NO_ACTIONS}"
+        for threshold, names in sorted(actions.items())
+    )
+
+
+def _pause_text(labels: Sequence[str]) -> str:
+    """The hold reasons that pause, from labels like `on_hold: awaiting_caller, ...`."""
+    return ", ".join(label.partition(":")[2].strip() for label in labels if ":" in label)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.strip() for w in text.replace(";", ",").split(",") if w.strip())
 
 
 def _percents(text: str) -> tuple[int, ...]:
@@ -129,6 +152,8 @@ class _EditorDialog(ServiceCallDialog[T]):
 # ---------------------------------------------------------------------------- policies
 
 _POLICY_FIELDS = {
+    "actions": "actions",
+    "pause_reasons": "pause",
     "name": "name",
     "priority": "priority",
     "service": "service",
@@ -140,7 +165,8 @@ _POLICY_FIELDS = {
 
 
 class PolicyDialog(_EditorDialog[PolicyRecord]):
-    """Edit a policy's targets, calendar, warnings and active flag, or add a policy."""
+    """Edit a policy's targets, calendar, warnings, escalations, pause reasons and active
+    flag, or add a policy."""
 
     def __init__(self, record: PolicyRecord | None, calendars: Sequence[str] = ()) -> None:
         title = "New SLA policy" if record is None else f"Edit SLA policy {printable(record.name)}"
@@ -178,6 +204,20 @@ class PolicyDialog(_EditorDialog[PolicyRecord]):
             "Warnings (%)",
             ", ".join(str(w) for w in record.warnings) if record else "50, 75, 90",
         )
+        yield form.row(
+            "actions",
+            "Escalations",
+            _actions_text(record.actions) if record else "",
+            "blank: the shipped ones; e.g. 75=notify_assignee; 100=notify_supervisors",
+        )
+        yield form.row(
+            "pause",
+            "Pause on hold for",
+            _pause_text(record.pause)
+            if record
+            else ", ".join(r.value for r in sla_admin.DEFAULT_PAUSE_REASONS),
+            "hold reasons, ',' between; blank: never pause",
+        )
         yield Checkbox("Active", value=record.active if record else True, id="policy-active")
 
     def prepare(self) -> Call[PolicyRecord] | None:
@@ -190,6 +230,12 @@ class PolicyDialog(_EditorDialog[PolicyRecord]):
                 "warnings": _percents(form.text("warnings")),
                 "active": self.query_one("#policy-active", Checkbox).value,
             }
+            # Only what was touched: an untouched field keeps the policy's rule exactly (a
+            # shipped "pause on any hold" has no list to show).
+            if self.record is None or form.text("pause") != form.initial("pause"):
+                data["pause_reasons"] = _words(form.text("pause"))
+            if form.text("actions") and form.text("actions") != form.initial("actions"):
+                data["actions"] = sla_admin.parse_actions(form.text("actions"))
         except ValidationFailed as error:
             self.show_error(str(error))
             return None
@@ -220,11 +266,17 @@ class PolicyDialog(_EditorDialog[PolicyRecord]):
 
 # ---------------------------------------------------------------------------- calendars
 
-_CALENDAR_FIELDS = {"name": "name", "zone": "zone", "hours": "hours", "holidays": "holidays"}
+_CALENDAR_FIELDS = {
+    "name": "name",
+    "zone": "zone",
+    "hours": "hours",
+    "holidays": "holidays",
+    "extra_dates": "extra",
+}
 
 
 class CalendarDialog(_EditorDialog[CalendarRecord]):
-    """Edit a calendar's zone, hours, 24x7 flag and holidays, or add a calendar."""
+    """Edit a calendar's zone, hours, 24x7 flag, holidays and extra closed days, or add one."""
 
     def __init__(self, record: CalendarRecord | None) -> None:
         title = "New calendar" if record is None else f"Edit calendar {printable(record.name)}"
@@ -246,6 +298,12 @@ class CalendarDialog(_EditorDialog[CalendarRecord]):
         yield form.row(
             "holidays", "Holidays", (record.holidays or "none") if record else "none", "GB-ENG"
         )
+        yield form.row(
+            "extra",
+            "Extra closed days",
+            ", ".join(record.extra_dates) if record else "",
+            "YYYY-MM-DD, ',' between",
+        )
         yield Checkbox(
             "24x7 (no hours)", value=record.always_on if record else False, id="calendar-always"
         )
@@ -257,6 +315,7 @@ class CalendarDialog(_EditorDialog[CalendarRecord]):
         data: dict[str, object] = {
             "zone": form.text("zone"),
             "holidays": form.text("holidays") or "none",
+            "extra_dates": _words(form.text("extra")),
         }
         if always_on:
             data["always_on"] = True
