@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
+from sqlmodel import Session
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -44,10 +45,11 @@ from itsm_tui.screens.form_choices import (
     pick,
     pick_cis,
 )
+from itsm_tui.screens.form_save import write_and_report
 from itsm_tui.screens.incident_form import DiscardChangesDialog
 from itsm_tui.services import changes
 from itsm_tui.services.changes import NONE, ChangeCreate, ChangeRecord, ChangeUpdate
-from itsm_tui.services.errors import Conflict, ServiceError
+from itsm_tui.services.errors import ServiceError
 
 IMPACTS: tuple[tuple[int, str], ...] = ((1, "high"), (2, "medium"), (3, "low"))
 QUESTIONNAIRE = ""  # risk override Select: no override, the questionnaire decides
@@ -527,40 +529,18 @@ class ChangeFormScreen(DeskScreen[str | None]):
         d = desk(self.app)
         policy = getattr(self.app, "cab_policy", None)
         policy = policy if isinstance(policy, CabPolicy) else CabPolicy()
-        try:
-            with d.database.session() as session:
-                if number is None:
-                    assert isinstance(payload, ChangeCreate)
-                    record = changes.create_change(session, d.actor, d.clock, payload)
-                else:
-                    assert isinstance(payload, ChangeUpdate)
-                    record = changes.update_change(
-                        session,
-                        d.actor,
-                        d.clock,
-                        number,
-                        payload,
-                        expect_version=version,
-                        policy=policy,
-                    )
-        except Conflict as conflict:
-            theirs = self._reread(number) if number else None
-            if theirs is None:
-                self.app.call_from_thread(self.save_failed, conflict)
-            else:
-                self.app.call_from_thread(self.on_conflict, theirs)
-            return
-        except ServiceError as error:
-            self.app.call_from_thread(self.save_failed, error)
-            return
-        self.app.call_from_thread(self.saved, record)
 
-    def _reread(self, number: str) -> ChangeRecord | None:
-        try:
-            with desk(self.app).database.session() as session:
-                return changes.get_change(session, number)
-        except ServiceError:
-            return None
+        def write(session: Session) -> ChangeRecord:
+            if number is None:
+                assert isinstance(payload, ChangeCreate)
+                return changes.create_change(session, d.actor, d.clock, payload)
+            assert isinstance(payload, ChangeUpdate)
+            return changes.update_change(
+                session, d.actor, d.clock, number, payload, expect_version=version, policy=policy
+            )
+
+        reread = (lambda session: changes.get_change(session, number)) if number else None
+        write_and_report(self, write, reread)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Anything a worker did not expect is shown, never a crash; the typing stays."""

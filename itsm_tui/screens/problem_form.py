@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
+from sqlmodel import Session
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -38,9 +39,10 @@ from itsm_tui.screens.form_choices import (
     pick,
     pick_cis,
 )
+from itsm_tui.screens.form_save import write_and_report
 from itsm_tui.screens.incident_form import DiscardChangesDialog
 from itsm_tui.services import problems
-from itsm_tui.services.errors import Conflict, ServiceError
+from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.problems import NONE, ProblemCreate, ProblemRecord, ProblemUpdate
 
 LEVELS: tuple[tuple[int, str], ...] = ((1, "high"), (2, "medium"), (3, "low"))
@@ -348,34 +350,18 @@ class ProblemFormScreen(DeskScreen[str | None]):
     ) -> None:
         """Write the form; hand back the record, the refusal, or theirs on a conflict."""
         d = desk(self.app)
-        try:
-            with d.database.session() as session:
-                if number is None:
-                    assert isinstance(payload, ProblemCreate)
-                    record = problems.create_problem(session, d.actor, d.clock, payload)
-                else:
-                    assert isinstance(payload, ProblemUpdate)
-                    record = problems.update_problem(
-                        session, d.actor, d.clock, number, payload, expect_version=version
-                    )
-        except Conflict as conflict:
-            theirs = self._reread(number) if number else None
-            if theirs is None:
-                self.app.call_from_thread(self.save_failed, conflict)
-            else:
-                self.app.call_from_thread(self.on_conflict, theirs)
-            return
-        except ServiceError as error:
-            self.app.call_from_thread(self.save_failed, error)
-            return
-        self.app.call_from_thread(self.saved, record)
 
-    def _reread(self, number: str) -> ProblemRecord | None:
-        try:
-            with desk(self.app).database.session() as session:
-                return problems.get_problem(session, number)
-        except ServiceError:
-            return None
+        def write(session: Session) -> ProblemRecord:
+            if number is None:
+                assert isinstance(payload, ProblemCreate)
+                return problems.create_problem(session, d.actor, d.clock, payload)
+            assert isinstance(payload, ProblemUpdate)
+            return problems.update_problem(
+                session, d.actor, d.clock, number, payload, expect_version=version
+            )
+
+        reread = (lambda session: problems.get_problem(session, number)) if number else None
+        write_and_report(self, write, reread)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Anything a worker did not expect is shown, never a crash; the typing stays."""
