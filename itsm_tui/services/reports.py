@@ -48,7 +48,7 @@ from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.records import Record
 from itsm_tui.services.sla_summary import clock_state
 from itsm_tui.services.slas import calendar_of
-from itsm_tui.services.validation import Input, Name
+from itsm_tui.services.validation import Input, Name, in_utc_range
 from itsm_tui.store.models import BusinessCalendarRow, Incident, SlaClockRow, SlaPolicyRow
 
 DEFAULT_PERIOD = timedelta(days=30)
@@ -66,7 +66,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return in_utc_range(value).astimezone(UTC)
 
 
 Instant = Annotated[datetime, AfterValidator(_as_utc)]
@@ -90,6 +90,8 @@ class SlaReportQuery(Input):
     def period(self, now: datetime) -> tuple[datetime, datetime]:
         """[start, end) with the defaults filled in for `now`."""
         end = self.end or now
+        if self.start is None and end - datetime.min.replace(tzinfo=UTC) < DEFAULT_PERIOD:
+            raise ValidationFailed(f"the period's end ({end.isoformat()}) is out of range")
         start = self.start or end - DEFAULT_PERIOD
         if start >= end:
             raise ValidationFailed(

@@ -7,7 +7,7 @@ lone surrogates from undecodable bytes) or would break a one-line field (control
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -106,6 +106,16 @@ def describe_validation_error(error: Exception) -> str:
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2026-03-02T22:00+00:00)")
+    return in_utc_range(value)
+
+
+def in_utc_range(value: datetime) -> datetime:
+    """Refuse an instant that has no UTC form (0001-01-01T00:00+01:00 falls before year 1):
+    it is stored in UTC, and converting it would overflow deep in the database layer."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range (years 1 to 9999 in UTC)") from None
     return value
 
 

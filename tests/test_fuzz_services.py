@@ -1,0 +1,500 @@
+"""Bad input at the service layer, on both engines: every text, date and number a service
+input model takes is fuzzed with hostile values (tests/fuzz_inputs.py). Each one is either
+accepted and read back exactly through a fresh session, or refused with `ValidationFailed`
+and nothing written (every row of every table compared). The oracle in fuzz_inputs says which
+of the two the edge validation promises, so good text refused is a failure too.
+
+One database per engine serves all the examples of a test; records pile up across examples
+(a duplicate name is then a refusal like any other).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from itsm_tui.services import (
+    changes,
+    directory,
+    freeze_windows,
+    incidents,
+    known_errors,
+    problems,
+    queue,
+    reports,
+    sla_admin,
+)
+from itsm_tui.services.errors import ValidationFailed
+from itsm_tui.services.validation import validate
+from itsm_tui.store.database import Database
+from tests.conftest import Desk
+from tests.fuzz_inputs import (
+    fuzz_settings,
+    instants,
+    multiline_ok,
+    nasty_text,
+    single_line_ok,
+)
+from tests.service_helpers import footprint, make
+
+
+def stored_or_refused(
+    database: Database,
+    call: Callable[[], Any],
+    read_back: Callable[[Any, Any], Any],
+    expected: Any,
+    must_accept: bool | None,
+) -> bool:
+    """Run `call`: refused means ValidationFailed with every table as before; accepted means
+    `read_back(result)` (in a fresh session) equals `expected`. `must_accept` None: either."""
+    before = footprint(database)
+    try:
+        result = call()
+    except ValidationFailed as error:
+        assert footprint(database) == before, f"refused ({error}) but wrote rows"
+        assert must_accept is not True, f"refused good input: {error}"
+        assert str(error), "a refusal says why"
+        return False
+    assert must_accept is not False, f"accepted bad input: {expected!r}"
+    with database.session() as fresh:
+        assert read_back(fresh, result) == expected
+    return True
+
+
+INCIDENT_TEXT = {
+    "title": (lambda raw: single_line_ok(raw, 200), str.strip),
+    "caller": (lambda raw: single_line_ok(raw, 200, required=False), str.strip),
+    "category": (lambda raw: single_line_ok(raw, 60, required=False), str.strip),
+    "description": (multiline_ok, lambda raw: raw),
+}
+
+
+def incident_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
+    op = data.draw(st.sampled_from(["create", "update", "note", "escalate"]), "op")
+    field = data.draw(st.sampled_from(sorted(INCIDENT_TEXT)), "field")
+    raw = data.draw(nasty_text(), "raw")
+    s, clock = desk.session, desk.clock
+    ok, normal = INCIDENT_TEXT[field]
+    if op == "create":
+        stored_or_refused(
+            database,
+            lambda: make(desk, **{"title": "base", field: raw}),
+            lambda fresh, rec: getattr(incidents.get_incident(fresh, rec.number), field),
+            normal(raw),
+            ok(raw),
+        )
+    elif op == "update":
+        number = make(desk).number
+        stored_or_refused(
+            database,
+            lambda: incidents.update_incident(
+                s, desk["alice"], clock, number, validate(incidents.IncidentChanges, **{field: raw})
+            ),
+            lambda fresh, rec: getattr(incidents.get_incident(fresh, number), field),
+            normal(raw),
+            # an unchanged value is "nothing to change": either is fine then
+            None if normal(raw) in ("", "base", "Mail bounces") else ok(raw),
+        )
+    elif op == "note":
+        number = make(desk).number
+        stored_or_refused(
+            database,
+            lambda: incidents.add_note(s, desk["alice"], clock, number, raw, comment=True),
+            lambda fresh, _: incidents.incident_detail(fresh, number).journal[-1].body,
+            raw,
+            multiline_ok(raw, required=True),
+        )
+    else:
+        number = make(desk).number
+        stored_or_refused(
+            database,
+            lambda: incidents.escalate(s, desk["sue"], clock, number, reason=raw),
+            lambda fresh, _: incidents.incident_detail(fresh, number).journal[-1].body,
+            f"Escalated from Service Desk to Network: {raw}",
+            multiline_ok(raw, required=True),
+        )
+
+
+CHANGE_TEXT = {
+    "title": (lambda raw: single_line_ok(raw, 200), str.strip),
+    **{
+        name: (multiline_ok, lambda raw: raw)
+        for name in (
+            "description",
+            "justification",
+            "implementation_plan",
+            "backout_plan",
+            "test_plan",
+        )
+    },
+}
+
+
+def change_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
+    op = data.draw(st.sampled_from(["text", "window", "window", "note"]), "op")
+    field = data.draw(st.sampled_from(sorted(CHANGE_TEXT)), "field")
+    raw = data.draw(nasty_text(), "raw")
+    start, end = data.draw(instants(), "start"), data.draw(instants(), "end")
+    s, clock, carl = desk.session, desk.clock, desk["carl"]
+
+    def create(**values: Any) -> changes.ChangeRecord:
+        return changes.create_change(
+            s, carl, clock, validate(changes.ChangeCreate, **{"title": "base", **values})
+        )
+
+    if op == "text":
+        ok, normal = CHANGE_TEXT[field]
+        stored_or_refused(
+            database,
+            lambda: create(**{field: raw}),
+            lambda fresh, rec: getattr(changes.get_change(fresh, rec.number), field),
+            normal(raw),
+            ok(raw),
+        )
+    elif op == "window":
+        # Accepted: both are aware, have a UTC form and come in order (checked by the
+        # service); stored as the same instants.
+        stored_or_refused(
+            database,
+            lambda: create(planned_start=start, planned_end=end),
+            lambda fresh, rec: (
+                changes.get_change(fresh, rec.number).planned_start,
+                changes.get_change(fresh, rec.number).planned_end,
+            ),
+            (_instant(start), _instant(end)),
+            None if _aware(start) and _aware(end) else False,
+        )
+    else:
+        number = create().number
+        stored_or_refused(
+            database,
+            lambda: changes.add_note(s, carl, clock, number, raw),
+            lambda fresh, _: _last_change_note(fresh, number),
+            raw,
+            multiline_ok(raw, required=True),
+        )
+
+
+def _aware(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return False
+    return value.tzinfo is not None
+
+
+def _instant(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _last_change_note(session: Any, number: str) -> str:
+    from itsm_tui.services import change_history
+
+    return change_history.change_history(session, number).journal[-1].body
+
+
+PROBLEM_TEXT = {
+    "title": (lambda raw: single_line_ok(raw, 200), str.strip),
+    **{
+        name: (multiline_ok, lambda raw: raw)
+        for name in ("description", "root_cause", "workaround")
+    },
+}
+
+
+def problem_and_search_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
+    op = data.draw(st.sampled_from(["create", "search", "queue"]), "op")
+    field = data.draw(st.sampled_from(sorted(PROBLEM_TEXT)), "field")
+    raw = data.draw(nasty_text(), "raw")
+    limit = data.draw(st.one_of(st.integers(-5, 5), st.sampled_from([1000, 1001, 2**63])), "limit")
+    s, clock = desk.session, desk.clock
+    if op == "create":
+        ok, normal = PROBLEM_TEXT[field]
+        stored_or_refused(
+            database,
+            lambda: problems.create_problem(
+                s,
+                desk["sue"],
+                clock,
+                validate(problems.ProblemCreate, **{"title": "base", field: raw}),
+            ),
+            lambda fresh, rec: getattr(problems.get_problem(fresh, rec.number), field),
+            normal(raw),
+            ok(raw),
+        )
+    elif op == "search":
+        # Reads never write and never fail on odd text: they match nothing or refuse.
+        stored_or_refused(
+            database,
+            lambda: known_errors.search_known_errors(s, raw, limit=max(limit, 1) % 1000 + 1),
+            lambda fresh, hits: type(hits),
+            list,
+            None,
+        )
+    else:
+        text_ok = single_line_ok(raw, 200, required=False)
+        stored_or_refused(
+            database,
+            lambda: incidents.list_incidents(
+                s, desk["alice"], validate(incidents.IncidentQuery, search=raw, limit=limit)
+            ),
+            lambda fresh, found: len(found) <= limit,
+            True,
+            text_ok and 1 <= limit <= 1000,
+        )
+        stored_or_refused(
+            database,
+            lambda: queue.fetch_page(
+                s, desk["alice"], clock.now(), validate(queue.QueueFilter, text=raw, caller=raw)
+            ),
+            lambda fresh, page: page is not None,
+            True,
+            text_ok,
+        )
+
+
+def directory_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
+    op = data.draw(st.sampled_from(["user", "group", "service", "ci", "ci_update"]), "op")
+    raw = data.draw(names(), "raw")
+    other = data.draw(
+        st.sampled_from(["", "Sun 02:00-06:00", "Sun 25:00-06:00", "Mon 02:00-01:00 Not/Zone"]),
+        "maintenance",
+    )
+    s, clock, root = desk.session, desk.clock, desk["root"]
+    if op == "user":
+        stored_or_refused(
+            database,
+            lambda: directory.add_user(
+                s,
+                root,
+                clock,
+                validate(
+                    directory.UserCreate,
+                    username="u" + str(len(raw)),
+                    role="agent",
+                    display_name=raw,
+                ),
+            ),
+            lambda fresh, rec: directory.get_user(fresh, rec.username).display_name,
+            raw.strip() or "u" + str(len(raw)),
+            # the username may already exist; the display name is checked when it does not
+            None if single_line_ok(raw, 200, required=False) else False,
+        )
+        user_name_ok = stored_or_refused(
+            database,
+            lambda: directory.add_user(
+                s, root, clock, validate(directory.UserCreate, username=raw, role="viewer")
+            ),
+            lambda fresh, rec: rec.username,
+            raw.strip().lower(),
+            False if not single_line_ok(raw, 64) else None,
+        )
+        if user_name_ok:
+            assert raw.strip().lower().isascii()
+    elif op in ("group", "service"):
+        add, model, listing = {
+            "group": (directory.add_group, directory.GroupCreate, directory.list_groups),
+            "service": (directory.add_service, directory.ServiceCreate, directory.list_services),
+        }[op]
+        stored_or_refused(
+            database,
+            lambda: add(s, root, clock, validate(model, name=raw, description=raw)),
+            lambda fresh, rec: [r.name for r in listing(fresh)].count(raw.strip()),
+            1,
+            None if single_line_ok(raw, 100) else False,
+        )
+    elif op == "ci":
+        stored_or_refused(
+            database,
+            lambda: directory.add_config_item(
+                s,
+                root,
+                clock,
+                validate(
+                    directory.ConfigItemCreate,
+                    name=raw,
+                    service="Email",
+                    **({"maintenance": (other,)} if ":" in other else {}),
+                ),
+            ),
+            lambda fresh, rec: [c.name for c in directory.list_config_items(fresh, "Email")].count(
+                raw.strip()
+            ),
+            1,
+            None if single_line_ok(raw, 100) else False,
+        )
+    else:
+        stored_or_refused(
+            database,
+            lambda: directory.update_config_item(
+                s,
+                root,
+                clock,
+                "mail-01",
+                validate(directory.ConfigItemUpdate, ci_class=raw),
+            ),
+            lambda fresh, rec: next(
+                c.ci_class for c in directory.list_config_items(fresh) if c.name == "mail-01"
+            ),
+            raw.strip(),
+            None if single_line_ok(raw, 40) else False,
+        )
+
+
+DURATIONS = ["30m", "4h", "2d", "0m", "-1h", "1.5h", "99999999999999999999d", "h", "", "1h30m"]
+
+
+def sla_freeze_and_report_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
+    op = data.draw(st.sampled_from(["calendar", "policy", "freeze", "freeze", "report"]), "op")
+    raw = data.draw(names(), "raw")
+    hours = data.draw(
+        st.sampled_from(["mon-fri 08:00-17:00", "sun 00:00-24:00", "mon 25:00-26:00", "x"]), "hours"
+    )
+    zone = data.draw(st.sampled_from(["UTC", "Europe/London", "Not/AZone", "../../etc/passwd"]))
+    duration = data.draw(st.sampled_from(DURATIONS), "duration")
+    start, end = data.draw(instants(), "start"), data.draw(instants(), "end")
+    s, clock, root = desk.session, desk.clock, desk["root"]
+    if op == "calendar":
+        stored_or_refused(
+            database,
+            lambda: sla_admin.add_calendar(
+                s,
+                root,
+                clock,
+                validate(sla_admin.CalendarInput, name=raw, zone=zone, hours=(hours,)),
+            ),
+            lambda fresh, rec: (sla_admin.get_calendar(fresh, raw.strip()).zone, rec.name),
+            (zone, raw.strip()),
+            None if single_line_ok(raw, 100) else False,
+        )
+    elif op == "policy":
+
+        def add() -> sla_admin.PolicyRecord:
+            seconds = sla_admin.parse_duration(duration)
+            return sla_admin.add_policy(
+                s,
+                root,
+                clock,
+                validate(
+                    sla_admin.PolicyInput,
+                    name=raw,
+                    priority=5,
+                    response_seconds=seconds,
+                    resolution_seconds=seconds,
+                    calendar="24x7",
+                ),
+            )
+
+        stored_or_refused(
+            database,
+            add,
+            lambda fresh, rec: (
+                sla_admin.get_policy(fresh, raw.strip()).response_seconds
+                == sla_admin.parse_duration(duration)
+            ),
+            True,
+            None if single_line_ok(raw, 100) else False,
+        )
+    elif op == "freeze":
+        stored_or_refused(
+            database,
+            lambda: freeze_windows.add_freeze(
+                s,
+                desk["carl"],
+                clock,
+                validate(
+                    freeze_windows.FreezeCreate, name=raw, starts_at=start, ends_at=end, reason=raw
+                ),
+            ),
+            lambda fresh, rec: [
+                (f.name, f.starts_at, f.ends_at, f.reason)
+                for f in freeze_windows.list_freezes(fresh)
+                if f.name == rec.name
+            ],
+            [(raw.strip(), _instant(start), _instant(end), raw)],
+            False if not (_aware(start) and _aware(end) and single_line_ok(raw, 100)) else None,
+        )
+    else:
+        stored_or_refused(
+            database,
+            lambda: reports.sla_report(
+                s, clock.now(), validate(reports.SlaReportQuery, start=start, end=end)
+            ),
+            lambda fresh, report: report.start < report.end,
+            True,
+            None,
+        )
+
+
+FAMILIES = {
+    "incident": incident_inputs,
+    "change": change_inputs,
+    "problem": problem_and_search_inputs,
+    "directory": directory_inputs,
+    "sla": sla_freeze_and_report_inputs,
+}
+
+
+def names() -> st.SearchStrategy[str]:
+    """Names for directory records, calendars, policies and freezes: the hostile corpus, at
+    most 16 characters. Longer names are refused by PostgreSQL's feed_events.record_number
+    (VARCHAR(16)); test_a_long_name_is_announced_on_both_engines pins that bug."""
+    return nasty_text().map(lambda raw: raw[:16])
+
+
+@fuzz_settings(80)
+@given(family=st.sampled_from(sorted(FAMILIES)), data=st.data())
+def test_every_service_input_is_stored_exactly_or_refused(
+    database: Database, desk: Desk, family: str, data: st.DataObject
+) -> None:
+    """One database per engine for every example: a family of inputs at random, each
+    example's record made fresh (names may collide: a duplicate is refused like any other)."""
+    FAMILIES[family](database, desk, data)
+
+
+def test_the_oracle_accepts_and_refuses_at_the_limits() -> None:
+    """The fuzz oracle itself: if it said yes to everything, the tests above would not notice
+    a validation that refuses nothing."""
+    assert single_line_ok("  Mail down  ", 200)
+    assert not single_line_ok("x" * 201, 200)
+    assert not single_line_ok("a\x1b[2Jb", 200)
+    assert not single_line_ok("\u202eevil", 200)
+    assert not single_line_ok("nul\x00", 200)
+    assert not single_line_ok(" ", 200)
+    assert single_line_ok(" ", 200, required=False)
+    assert multiline_ok("two\nlines\tand\r\n")
+    assert not multiline_ok("\x1b]52;c;ZXZpbA==\x07")
+    assert not multiline_ok("\udcff")
+    assert datetime(2026, 1, 1, tzinfo=UTC) == _instant("2026-01-01T00:00+00:00")
+
+
+def test_a_long_name_is_announced_on_both_engines(
+    database: Database, desk: Desk, request: pytest.FixtureRequest
+) -> None:
+    """Names may be 100 characters, but the feed event that announces a directory or SLA
+    record carries the name in feed_events.record_number, VARCHAR(16): PostgreSQL refuses
+    the write with a DataError (exit 1 from the CLI), SQLite ignores the length. Pinned as a
+    strict xfail on PostgreSQL until the column is widened (a migration), so the fix shows."""
+    if database.engine.dialect.name == "postgresql":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True, reason="feed_events.record_number is VARCHAR(16) (needs a migration)"
+            )
+        )
+    name = "Database Administration Team"
+    directory.add_group(
+        desk.session, desk["root"], desk.clock, validate(directory.GroupCreate, name=name)
+    )
+    with database.session() as fresh:
+        assert name in [g.name for g in directory.list_groups(fresh)]
