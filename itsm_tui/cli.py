@@ -295,10 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--to-group", metavar="G", help="default: the group's escalation group")
     sub.add_argument("--expect-version", type=int, metavar="V")
 
-    from itsm_tui import cli_changes, cli_problems  # import this module: only once loaded
+    # the sub-CLIs import this module, so they are loaded only once it is
+    from itsm_tui import cli_audit, cli_changes, cli_problems
 
     cli_changes.register(commands, command)
     cli_problems.register(commands, command)
+    cli_audit.register(commands, command)
     return parser
 
 

@@ -8,9 +8,11 @@ from enum import Enum
 
 from sqlmodel import Session, col, select
 
+from itsm_tui.domain.audit_chain import ChainedEntry, entry_hash
 from itsm_tui.domain.enums import JournalKind, RecordType
 from itsm_tui.services.records import AuditRecord, JournalRecord
-from itsm_tui.store.models import AuditEntry, FeedEvent, JournalEntry, User
+from itsm_tui.store.feed import announce
+from itsm_tui.store.models import AuditChainHead, AuditEntry, FeedEvent, JournalEntry, User
 
 
 def audit_value(value: object) -> str | None:
@@ -26,6 +28,22 @@ def audit_value(value: object) -> str | None:
     return str(value)
 
 
+def lock_write_order(session: Session) -> AuditChainHead:
+    """Lock the audit chain's head row for the rest of the transaction and return it fresh.
+
+    Held from the first audit entry or feed event until commit, it makes writers append in
+    commit order: the chain never forks and, on PostgreSQL, feed ids never commit out of
+    order (SQLite's single writer gives both already; the lock costs it one read).
+    """
+    head = session.exec(
+        select(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return head
+
+
 def record_changes(
     session: Session,
     *,
@@ -35,23 +53,38 @@ def record_changes(
     at: datetime,
     changes: Mapping[str, tuple[object, object]],
 ) -> list[AuditEntry]:
-    """Append one audit entry per field whose value really changed (old, new)."""
+    """Append one audit entry per field whose value really changed (old, new), chained."""
+    changed = [(field, audit_value(old), audit_value(new)) for field, (old, new) in changes.items()]
+    changed = [(field, old, new) for field, old, new in changed if old != new]
+    if not changed:
+        return []
+    head = lock_write_order(session)
+    actor_id = actor.id if actor else None
     entries = []
-    for field, (old, new) in changes.items():
-        old_text, new_text = audit_value(old), audit_value(new)
-        if old_text == new_text:
-            continue
+    for field, old_text, new_text in changed:
+        seq = head.seq + 1
+        digest = entry_hash(
+            ChainedEntry(
+                seq, record_type.value, record_id, actor_id, field, old_text, new_text, at
+            ),
+            head.entry_hash,
+        )
         entry = AuditEntry(
             record_type=record_type.value,
             record_id=record_id,
-            actor_id=actor.id if actor else None,
+            actor_id=actor_id,
             field=field,
             old_value=old_text,
             new_value=new_text,
             at=at,
+            chain_seq=seq,
+            prev_hash=head.entry_hash,
+            entry_hash=digest,
         )
         session.add(entry)
         entries.append(entry)
+        head.seq, head.entry_hash = seq, digest
+    session.add(head)
     return entries
 
 
@@ -65,7 +98,9 @@ def publish(
     at: datetime,
     number: str | None = None,
 ) -> FeedEvent:
-    """Append the feed event other clients poll for; committed with the change it announces."""
+    """Append the feed event other clients poll for; committed with the change it announces
+    (and, on PostgreSQL, a NOTIFY that wakes listening clients at that commit)."""
+    lock_write_order(session)
     event = FeedEvent(
         record_type=record_type.value,
         record_id=record_id,
@@ -75,6 +110,7 @@ def publish(
         at=at,
     )
     session.add(event)
+    announce(session)
     return event
 
 

@@ -6,7 +6,7 @@ visible exactly when the change it announces is.
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from itsm_tui.store.models import FeedEvent
@@ -26,3 +26,13 @@ def events_since(session: Session, after_id: int, *, limit: int = 500) -> list[F
         .limit(limit)
     )
     return list(session.exec(statement).all())
+
+
+FEED_CHANNEL = "itsm_feed"
+
+
+def announce(session: Session) -> None:
+    """Wake PostgreSQL listeners when this transaction commits (NOTIFY is transactional and
+    Postgres folds repeats within one transaction into one); SQLite clients poll instead."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": FEED_CHANNEL})

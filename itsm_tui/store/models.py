@@ -344,6 +344,25 @@ class AuditEntry(SQLModel, table=True):
     old_value: str | None = Field(default=None, sa_column=Column(Text))
     new_value: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = Field(sa_column=_utc(nullable=False))
+    # The hash chain (domain/audit_chain.py): position, the previous entry's hash, this one's.
+    chain_seq: int | None = Field(default=None, sa_column=Column(Integer, unique=True))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64)))
+    entry_hash: str | None = Field(default=None, sa_column=Column(String(64)))
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The one row that records where the audit chain ends.
+
+    Every write locks it (SELECT ... FOR UPDATE) before appending audit entries or feed
+    events, so on PostgreSQL both are numbered in commit order: a feed reader asking for
+    `id > last_seen` can never miss an event that committed late with a smaller id.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
 
 
 class FeedEvent(SQLModel, table=True):
