@@ -51,6 +51,12 @@ def may_act_on_incident(role: Role, action: IncidentAction, scope: IncidentScope
     return scope is not None and scope.agent_may_work
 
 
+def may_change_incidents(role: Role) -> bool:
+    """True when `role` may do some incident action at all. Bulk actions ask first, so a
+    viewer gets one refusal instead of one per marked incident."""
+    return role is not Role.VIEWER
+
+
 def may_manage_directory(role: Role) -> bool:
     """Users, groups, services and CIs are reference data: admins only."""
     return role is Role.ADMIN

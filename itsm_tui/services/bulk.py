@@ -14,9 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from itsm_tui.clock import Clock
-from itsm_tui.domain.enums import IncidentState
+from itsm_tui.domain.enums import IncidentState, Role
+from itsm_tui.domain.permissions import may_change_incidents
 from itsm_tui.services import incidents
-from itsm_tui.services.errors import ServiceError, ValidationFailed
+from itsm_tui.services.actors import reload_actor
+from itsm_tui.services.errors import PermissionDenied, ServiceError, ValidationFailed
+from itsm_tui.services.tx import transaction
 from itsm_tui.store.models import User
 
 MAX_BULK = 1000
@@ -77,6 +80,15 @@ def apply(
         raise ValidationFailed("mark at least one incident first")
     if len(numbers) > MAX_BULK:
         raise ValidationFailed(f"at most {MAX_BULK} incidents at once; {len(numbers)} marked")
+    with transaction(session):
+        # Refused outright, not once per incident: a viewer or a deactivated user can do none
+        # of it. Agents outside an incident's group still get that one refused in the summary.
+        actor = reload_actor(session, actor)
+        if not may_change_incidents(Role(actor.role)):
+            raise PermissionDenied(
+                f"'{actor.username}' ({actor.role}) may not change incidents: "
+                "viewers have read-only access"
+            )
     run = _runner(action)
     outcomes = []
     for number in dict.fromkeys(numbers):  # each once, in the order marked
