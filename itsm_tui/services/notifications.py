@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.records import NotificationRecord
 from itsm_tui.services.tx import transaction
 from itsm_tui.store.models import Incident, Notification, User
@@ -38,6 +39,7 @@ def inbox(session: Session, actor: User, *, unread_only: bool = False) -> list[N
 
 def mark_all_read(session: Session, actor: User, now: datetime) -> int:
     with transaction(session):
+        actor = reload_actor(session, actor)  # a deactivated user writes nothing, even here
         unread = session.exec(
             select(Notification).where(
                 Notification.user_id == actor.id, col(Notification.read_at).is_(None)
@@ -60,6 +62,7 @@ def unread_count(session: Session, actor: User) -> int:
 def mark_read(session: Session, actor: User, now: datetime, ids: list[int]) -> int:
     """Mark some of the actor's own entries read (others' ids are ignored, not an error)."""
     with transaction(session):
+        actor = reload_actor(session, actor)
         rows = session.exec(
             select(Notification).where(
                 Notification.user_id == actor.id,
