@@ -1,0 +1,327 @@
+"""Database records as transfer rows, the one view export writes and import compares with.
+
+`Index` holds every name <-> id of the reference tables and record numbers, loaded once, so an
+export of thousands of records takes one query per table rather than one per reference; the
+import keeps it current as it inserts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from itsm_tui.domain.enums import RecordType
+from itsm_tui.services.directory import maintenance_labels
+from itsm_tui.services.transfer_schema import (
+    ApprovalRow,
+    ChangeRow,
+    ConfigItemRow,
+    FreezeWindowRow,
+    GroupRow,
+    IncidentRow,
+    JournalRow,
+    ProblemRow,
+    ServiceRow,
+    UserRow,
+)
+from itsm_tui.store.models import (
+    Change,
+    ChangeApproval,
+    ChangeConfigItem,
+    ConfigItem,
+    FreezeWindow,
+    Group,
+    GroupMembership,
+    Incident,
+    JournalEntry,
+    Problem,
+    ProblemConfigItem,
+    Service,
+    User,
+)
+
+
+@dataclass
+class Names:
+    """One table's names by id and ids by name."""
+
+    by_id: dict[int, str] = field(default_factory=dict)
+    by_name: dict[str, int] = field(default_factory=dict)
+
+    def add(self, row_id: int | None, name: str) -> None:
+        assert row_id is not None
+        self.by_id[row_id] = name
+        self.by_name[name] = row_id
+
+    def name(self, row_id: int | None) -> str | None:
+        return self.by_id.get(row_id) if row_id is not None else None
+
+    def id(self, name: str | None) -> int | None:
+        return self.by_name[name] if name is not None else None
+
+
+@dataclass
+class Index:
+    users: Names
+    groups: Names
+    services: Names
+    cis: Names
+    incidents: Names
+    changes: Names
+    problems: Names
+
+    @classmethod
+    def load(cls, session: Session) -> Index:
+        def names(model: type, attr: str) -> Names:
+            result = Names()
+            for row_id, name in session.exec(select(model.id, getattr(model, attr))).all():  # type: ignore[attr-defined]
+                result.add(row_id, name)
+            return result
+
+        return cls(
+            users=names(User, "username"),
+            groups=names(Group, "name"),
+            services=names(Service, "name"),
+            cis=names(ConfigItem, "name"),
+            incidents=names(Incident, "number"),
+            changes=names(Change, "number"),
+            problems=names(Problem, "number"),
+        )
+
+
+# ---------------------------------------------------------------------------- related rows
+
+
+def journals(
+    session: Session, record_type: RecordType, index: Index, record_id: int | None = None
+) -> dict[int, list[JournalRow]]:
+    """Every journal of one record type (or of one record), oldest first, by record id."""
+    result: dict[int, list[JournalRow]] = defaultdict(list)
+    query = select(JournalEntry).where(JournalEntry.record_type == record_type.value)
+    if record_id is not None:
+        query = query.where(JournalEntry.record_id == record_id)
+    entries = session.exec(
+        query.order_by(
+            col(JournalEntry.record_id), col(JournalEntry.created_at), col(JournalEntry.id)
+        )
+    ).all()
+    for entry in entries:
+        result[entry.record_id].append(
+            JournalRow(
+                kind=entry.kind,
+                author=index.users.name(entry.author_id),
+                body=entry.body,
+                created_at=entry.created_at,
+            )
+        )
+    return result
+
+
+def memberships(session: Session, index: Index) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    for user_id, group_id in session.exec(
+        select(GroupMembership.user_id, GroupMembership.group_id)
+    ).all():
+        result[user_id].append(index.groups.by_id[group_id])
+    return {user_id: sorted(names) for user_id, names in result.items()}
+
+
+def change_cis(session: Session, index: Index) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    for change_id, ci_id in session.exec(
+        select(ChangeConfigItem.change_id, ChangeConfigItem.ci_id)
+    ).all():
+        result[change_id].append(index.cis.by_id[ci_id])
+    return {k: sorted(v) for k, v in result.items()}
+
+
+def problem_cis(session: Session, index: Index) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    for problem_id, ci_id in session.exec(
+        select(ProblemConfigItem.problem_id, ProblemConfigItem.ci_id)
+    ).all():
+        result[problem_id].append(index.cis.by_id[ci_id])
+    return {k: sorted(v) for k, v in result.items()}
+
+
+def approvals(session: Session, index: Index) -> dict[int, list[ApprovalRow]]:
+    result: dict[int, list[ApprovalRow]] = defaultdict(list)
+    for a in session.exec(select(ChangeApproval)).all():
+        result[a.change_id].append(
+            ApprovalRow(
+                approver=index.users.by_id[a.approver_id],
+                decision=a.decision,
+                comment=a.comment,
+                requested_at=a.requested_at,
+                decided_at=a.decided_at,
+            )
+        )
+    return {k: sorted(v, key=lambda a: a.approver) for k, v in result.items()}
+
+
+def problem_incidents(session: Session, index: Index) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    for number, problem_id in session.exec(
+        select(Incident.number, Incident.problem_id).where(col(Incident.problem_id).is_not(None))
+    ).all():
+        result[problem_id].append(number)
+    return {k: sorted(v) for k, v in result.items()}
+
+
+# ---------------------------------------------------------------------------- one row
+
+
+def user_row(user: User, groups: list[str]) -> UserRow:
+    return UserRow(
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        role=user.role,
+        active=user.active,
+        groups=groups,
+    )
+
+
+def group_row(group: Group, index: Index) -> GroupRow:
+    return GroupRow(
+        name=group.name,
+        description=group.description,
+        escalates_to=index.groups.name(group.escalation_group_id),
+    )
+
+
+def service_row(service: Service) -> ServiceRow:
+    return ServiceRow(
+        name=service.name, description=service.description, criticality=service.criticality
+    )
+
+
+def ci_row(ci: ConfigItem, index: Index) -> ConfigItemRow:
+    return ConfigItemRow(
+        name=ci.name,
+        ci_class=ci.ci_class,
+        service=index.services.by_id[ci.service_id],
+        criticality=ci.criticality,
+        maintenance=maintenance_labels(ci),
+    )
+
+
+def freeze_row(window: FreezeWindow, index: Index) -> FreezeWindowRow:
+    return FreezeWindowRow(
+        name=window.name,
+        service=index.services.name(window.service_id),
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        reason=window.reason,
+        created_by=index.users.name(window.created_by_id),
+    )
+
+
+def incident_row(incident: Incident, index: Index, journal: list[JournalRow]) -> IncidentRow:
+    return IncidentRow(
+        number=incident.number,
+        title=incident.title,
+        description=incident.description,
+        caller=incident.caller,
+        service=index.services.name(incident.service_id),
+        ci=index.cis.name(incident.ci_id),
+        category=incident.category,
+        impact=incident.impact,
+        urgency=incident.urgency,
+        priority=incident.priority,
+        state=incident.state,
+        hold_reason=incident.hold_reason,
+        assignee=index.users.name(incident.assignee_id),
+        group=index.groups.name(incident.group_id),
+        major=incident.major,
+        parent=index.incidents.name(incident.parent_id),
+        opened_by=index.users.name(incident.opened_by_id),
+        opened_at=incident.opened_at,
+        updated_at=incident.updated_at,
+        responded_at=incident.responded_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+        resolution_code=incident.resolution_code,
+        resolution_notes=incident.resolution_notes,
+        caused_by=index.changes.name(incident.caused_by_change_id),
+        problem=index.problems.name(incident.problem_id),
+        journal=journal,
+    )
+
+
+def change_row(
+    change: Change,
+    index: Index,
+    cis: list[str],
+    approvals: list[ApprovalRow],
+    journal: list[JournalRow],
+) -> ChangeRow:
+    return ChangeRow(
+        number=change.number,
+        title=change.title,
+        change_type=change.change_type,
+        state=change.state,
+        impact=change.impact,
+        risk=change.risk,
+        risk_override_reason=change.risk_override_reason,
+        outage_expected=change.outage_expected,
+        tested=change.tested,
+        backout_possible=change.backout_possible,
+        service=index.services.name(change.service_id),
+        cis=cis,
+        planned_start=change.planned_start,
+        planned_end=change.planned_end,
+        description=change.description,
+        justification=change.justification,
+        implementation_plan=change.implementation_plan,
+        backout_plan=change.backout_plan,
+        test_plan=change.test_plan,
+        requested_by=index.users.name(change.requested_by_id),
+        assignee=index.users.name(change.assignee_id),
+        group=index.groups.name(change.group_id),
+        outcome=change.outcome,
+        review_notes=change.review_notes,
+        freeze_justification=change.freeze_justification,
+        opened_at=change.opened_at,
+        updated_at=change.updated_at,
+        closed_at=change.closed_at,
+        approvals=approvals,
+        journal=journal,
+    )
+
+
+def problem_row(
+    problem: Problem,
+    index: Index,
+    cis: list[str],
+    incidents: list[str],
+    journal: list[JournalRow],
+) -> ProblemRow:
+    return ProblemRow(
+        number=problem.number,
+        title=problem.title,
+        description=problem.description,
+        state=problem.state,
+        impact=problem.impact,
+        urgency=problem.urgency,
+        priority=problem.priority,
+        service=index.services.name(problem.service_id),
+        cis=cis,
+        assignee=index.users.name(problem.assignee_id),
+        group=index.groups.name(problem.group_id),
+        root_cause=problem.root_cause,
+        workaround=problem.workaround,
+        known_error=problem.known_error,
+        fix_change=index.changes.name(problem.fix_change_id),
+        resolution_notes=problem.resolution_notes,
+        resolution_reason=problem.resolution_reason,
+        opened_by=index.users.name(problem.opened_by_id),
+        opened_at=problem.opened_at,
+        updated_at=problem.updated_at,
+        resolved_at=problem.resolved_at,
+        closed_at=problem.closed_at,
+        incidents=incidents,
+        journal=journal,
+    )

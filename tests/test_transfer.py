@@ -1,0 +1,286 @@
+"""Import and export through the services, on both engines: the round trip (export, import
+into an empty database, export again: the same bytes, JSON and CSV), re-import (identical
+records unchanged, a differing one updated and audited), all-or-nothing validation with
+every problem and its line, the admin-only rule, number counters and a ServiceNow mapping."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from itsm_tui.clock import FixedClock
+from itsm_tui.domain.enums import ApprovalDecision
+from itsm_tui.services import changes, directory, freeze_windows, incidents, problems, slas
+from itsm_tui.services.errors import PermissionDenied
+from itsm_tui.services.transfer_export import export_rows, parse_kinds, render
+from itsm_tui.services.transfer_import import ImportRefused, import_data
+from itsm_tui.services.transfer_mapping import load_mapping
+from itsm_tui.services.transfer_schema import KINDS
+from itsm_tui.services.validation import validate
+from itsm_tui.store.database import Database, open_database
+from itsm_tui.store.models import AuditEntry, FeedEvent, Incident
+from tests.conftest import Desk, _postgres_database_url, postgres_base_url
+from tests.service_helpers import drive, footprint, make, mark, refused, written
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPPING = ROOT / "assets" / "mappings" / "servicenow_incidents.toml"
+SERVICENOW_CSV = ROOT / "tests" / "data" / "servicenow_incidents.csv"
+
+
+@pytest.fixture
+def empty(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A second migrated database on the same engine as `desk`, for imports."""
+    if db_url.startswith("sqlite"):
+        path = tmp_path / "second.sqlite"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        urls: Iterator[str] = iter([f"sqlite:///{path}"])
+    else:
+        base = postgres_base_url()
+        assert base is not None
+        urls = _postgres_database_url(base, request.getfixturevalue("_postgres_template"))
+    url = next(urls)
+    database = open_database(url)
+    yield database
+    database.dispose()
+    for _ in urls:  # drops the Postgres database
+        pass
+
+
+def seed_records(desk: Desk) -> None:
+    """Incidents in several states with notes, a change through its approvals, a problem
+    with linked incidents: every kind the round trip must carry."""
+    slas.ensure_defaults(desk.session, desk.clock)
+    s, c = desk.session, desk.clock
+    first = make(desk, title="Mail bounces", ci="mail-01", assignee="alice").number
+    incidents.add_note(s, desk["alice"], c, first, 'Looking at the "queue" — ünïcode, ok')
+    incidents.add_note(s, desk["alice"], c, first, "Caller told", comment=True)
+    drive(desk, make(desk, title="VPN slow", impact=1, urgency=1).number, "on_hold")
+    drive(desk, make(desk, title="Printer", impact=3, urgency=3).number, "closed")
+    resolved = drive(desk, make(desk, title="Password reset").number, "resolved").number
+    start = c.now() + timedelta(days=2)
+    change = changes.create_change(
+        s,
+        desk["alice"],
+        c,
+        validate(
+            changes.ChangeCreate,
+            title="Patch mail-01",
+            cis=("mail-01",),
+            outage_expected=True,
+            planned_start=start,
+            planned_end=start + timedelta(hours=2),
+            implementation_plan="do",
+            backout_plan="undo",
+            test_plan="check",
+        ),
+    ).number
+    for state, extra in (("assess", {}), ("authorize", {"approvers": ("sue",)})):
+        move = validate(changes.ChangeMove, state=state, **extra)
+        changes.move_change(s, desk["alice"], c, change, move)
+    changes.vote(s, desk["carl"], c, change, ApprovalDecision.APPROVED, comment="fine")
+    changes.add_note(s, desk["carl"], c, change, "CAB agreed")
+    freeze = validate(
+        freeze_windows.FreezeCreate,
+        name="Year end",
+        starts_at=start + timedelta(days=30),
+        ends_at=start + timedelta(days=33),
+        service="VPN",
+        reason="audit",
+    )
+    freeze_windows.add_freeze(s, desk["carl"], c, freeze)
+    problems.create_problem(
+        s,
+        desk["sue"],
+        c,
+        validate(
+            problems.ProblemCreate,
+            title="Mail keeps bouncing",
+            service="Email",
+            incidents=(first, resolved),
+        ),
+    )
+
+
+def export_text(database: Database, kinds: str | None = None, fmt: str = "json") -> str:
+    with database.session() as session:
+        actor = directory.find_user(session, "root")
+        assert actor is not None
+        return render(export_rows(session, actor, parse_kinds(kinds)), fmt)
+
+
+def import_text(
+    session: Session, clock: FixedClock, text: str | bytes, name: str = "desk.json", **kw: object
+) -> dict[str, dict[str, int]]:
+    slas.ensure_defaults(session, clock)
+    actor = directory.resolve_actor(session, clock, "root")
+    data = text.encode() if isinstance(text, str) else text
+    report = import_data(session, actor, clock, data, source=name, **kw)  # type: ignore[arg-type]
+    return {kind: vars(counts) for kind, counts in report.counts.items()}
+
+
+def test_export_import_export_gives_the_same_bytes_in_json_and_csv(
+    desk: Desk, database: Database, empty: Database
+) -> None:
+    seed_records(desk)
+    original = export_text(database)
+    document = json.loads(original)
+    assert [k for k in document if k in KINDS] == list(KINDS)
+    assert {i["state"] for i in document["incidents"]} >= {"new", "on_hold", "closed", "resolved"}
+    assert document["changes"][0]["approvals"][0]["decision"] == "approved"
+    assert document["problems"][0]["incidents"] == ["INC0000001", "INC0000004"]
+    assert document["incidents"][0]["journal"][0]["created_at"].endswith("Z")
+    csvs = {kind: export_text(database, kind, "csv") for kind in KINDS}
+
+    clock = FixedClock(desk.clock.now() + timedelta(days=1))
+    with empty.session() as session:
+        counts = import_text(session, clock, original)
+    assert counts["incidents"] == {"created": 4, "updated": 0, "unchanged": 0}
+    assert counts["users"]["unchanged"] == 1  # root, the importing admin, was already there
+    assert export_text(empty) == original
+
+    # Its CSV files, kind by kind, change nothing there: every record is already as written.
+    with empty.session() as session:
+        for kind in KINDS:
+            again = import_text(session, clock, csvs[kind], name=f"{kind}.csv")
+            assert again[kind]["created"] == 0 and again[kind]["updated"] == 0, kind
+    assert {kind: export_text(empty, kind, "csv") for kind in KINDS} == csvs
+
+
+def test_csv_files_import_kind_by_kind_into_an_empty_database(
+    desk: Desk, database: Database, empty: Database
+) -> None:
+    seed_records(desk)
+    csvs = {kind: export_text(database, kind, "csv") for kind in KINDS}
+    with empty.session() as session:
+        for kind in KINDS:  # dependency order: groups, users, ..., incidents
+            counts = import_text(session, desk.clock, csvs[kind], name=f"{kind}.csv")
+            assert counts[kind]["created"] >= 1, kind
+    assert {kind: export_text(empty, kind, "csv") for kind in KINDS} == csvs
+
+
+def test_reimport_skips_identical_records_and_updates_a_differing_one_audited(
+    desk: Desk, database: Database
+) -> None:
+    seed_records(desk)
+    text = export_text(database)
+    before = mark(database)
+    counts = import_text(desk.session, desk.clock, text)
+    assert all(c["created"] == 0 and c["updated"] == 0 for c in counts.values()), counts
+    assert written(database, before).audit == [] and written(database, before).feed == []
+
+    document = json.loads(text)
+    row = document["incidents"][0]
+    row["title"] = "Mail bounces for everyone"
+    row["journal"].append(
+        {
+            "kind": "work_note",
+            "author": "bob",
+            "body": "imported",
+            "created_at": "2026-03-02T10:00:00Z",
+        }
+    )
+    document["incidents"][1]["number"] = "INC0000042"  # a new record with a high number
+    before = mark(database)
+    counts = import_text(desk.session, desk.clock, json.dumps(document))
+    assert counts["incidents"] == {"created": 1, "updated": 1, "unchanged": 2}
+    changes_made = written(database, before)
+    first = [a for a in changes_made.audit if a.record_id == 1]
+    assert [(a.field, a.old_value, a.new_value) for a in first] == [
+        ("title", "Mail bounces", "Mail bounces for everyone")
+    ]
+    assert [(e.record_number, e.action) for e in changes_made.feed] == [
+        ("INC0000001", "import"),
+        ("INC0000042", "import"),
+    ]
+    assert [j.body for j in changes_made.journal] == ["imported"]
+    # The counter moved past the imported number.
+    assert make(desk).number == "INC0000043"
+
+
+def test_every_problem_is_reported_with_its_line_and_nothing_is_written(
+    desk: Desk, database: Database
+) -> None:
+    seed_records(desk)
+    document = json.loads(export_text(database, "incidents"))
+    bad = document["incidents"]
+    bad[0]["priority"] = 1  # impact 2 x urgency 2 is P3
+    bad[1]["group"] = "Nowhere"
+    bad[2]["hold_reason"] = "awaiting_caller"  # closed: no hold reason
+    bad[3]["number"] = bad[1]["number"]
+    text = json.dumps(document, indent=2)
+    lines = {
+        i: text.count("\n", 0, text.index(f'"title": "{r["title"]}"')) - 1
+        for i, r in enumerate(bad)
+    }
+    error = refused(database, ImportRefused, lambda: import_text(desk.session, desk.clock, text))
+    assert isinstance(error, ImportRefused)
+    found = [(issue.line, issue.where, issue.message) for issue in error.issues]
+    assert len(found) == 4, found
+    assert found[0][0] == lines[0] and "does not match impact 2 x urgency 2" in found[0][2]
+    assert found[1][:2] == (lines[1], "incidents[1] INC0000002")
+    assert "unknown group 'Nowhere'" in found[1][2]
+    assert "hold reason" in found[2][2] and found[2][0] == lines[2]
+    assert "appears twice" in found[3][2]
+
+    csv_text = export_text(database, "incidents", "csv").encode()
+    broken = csv_text.replace(b"VPN slow", b"VPN \xff slow")
+    error = refused(
+        database, ImportRefused, lambda: import_text(desk.session, desk.clock, broken, "x.csv")
+    )
+    assert isinstance(error, ImportRefused)
+    assert [(i.line, "UTF-8" in i.message) for i in error.issues] == [(3, True)]
+
+
+def test_only_admins_import_and_any_user_exports(desk: Desk, database: Database) -> None:
+    seed_records(desk)
+    text = export_text(database, "services")
+    for user in ("sue", "vic"):
+        refused(
+            database,
+            PermissionDenied,
+            lambda user=user: import_data(
+                desk.session, desk[user], desk.clock, text.encode(), source="s.json"
+            ),
+        )
+    rows = export_rows(desk.session, desk["vic"], ["incidents"])
+    assert len(rows["incidents"]) == 4
+
+
+def test_a_servicenow_csv_imports_through_the_shipped_mapping(
+    desk: Desk, database: Database
+) -> None:
+    mapping = load_mapping(MAPPING)
+    data = SERVICENOW_CSV.read_bytes()
+    slas.ensure_defaults(desk.session, desk.clock)
+    before = footprint(database)
+    counts = import_text(desk.session, desk.clock, data, "sn.csv", mapping=mapping, dry_run=True)
+    assert counts == {"incidents": {"created": 3, "updated": 0, "unchanged": 0}}
+    assert footprint(database) == before  # the dry run wrote nothing
+    import_text(desk.session, desk.clock, data, "sn.csv", mapping=mapping)
+    sync = incidents.get_incident(desk.session, "INC0010001")
+    assert (sync.state, sync.impact, sync.urgency, sync.priority) == ("in_progress", 2, 2, 3)
+    assert (sync.assignee, sync.group, sync.caller) == ("alice", "Service Desk", "Dana Lee")
+    assert sync.description == "Caller says mail stopped\nafter the update"
+    assert sync.opened_at == datetime(2026, 7, 2, 8, 0, tzinfo=UTC)  # 09:00 in London, BST
+    vpn = incidents.get_incident(desk.session, "INC0010002")
+    assert (vpn.state, vpn.resolution_code, vpn.assignee) == (
+        "resolved", "solved_workaround", "bob",
+    )  # fmt: skip
+    assert incidents.get_incident(desk.session, "INC0010003").urgency == 3
+    assert make(desk).number == "INC0010004"
+    audit = desk.session.exec(
+        select(AuditEntry).where(
+            AuditEntry.record_id
+            == desk.session.exec(select(Incident.id).where(Incident.number == "INC0010001")).one(),
+            AuditEntry.record_type == "incident",
+            AuditEntry.field == "title",
+        )
+    ).one()
+    assert audit.new_value == "Email not syncing on phone"
+    assert desk.session.exec(select(FeedEvent).where(FeedEvent.action == "import")).all()
