@@ -1,0 +1,121 @@
+"""`itsm export`, `itsm import` and `itsm backup`: moving a desk's data in and out.
+
+The same contract as every command (see `cli.py`): human text or one JSON document with
+`--json`, errors on stderr, exit 2 for bad input (an import file with problems lists every
+one of them and writes nothing), 4 when the role does not allow it (import: admins only).
+`itsm backup` on PostgreSQL exits 2 with the pg_dump command line to run instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from itsm_tui.cli import EXIT_OK
+from itsm_tui.output import printable
+from itsm_tui.services import backup, transfer_export, transfer_import
+from itsm_tui.services.transfer_mapping import load_mapping
+from itsm_tui.services.transfer_schema import KINDS
+
+if TYPE_CHECKING:
+    from itsm_tui.cli import Context
+
+Command = Callable[[Any, str, Callable[["Context"], int], str], argparse.ArgumentParser]
+
+
+def register(commands: Any, command: Command) -> None:
+    """Add `export`, `import` and `backup` to the `itsm` parser."""
+    sub = command(commands, "export", cmd_export, "write the desk's records as JSON or CSV")
+    sub.add_argument("--format", choices=transfer_export.FORMATS, default="json")
+    sub.add_argument(
+        "--what",
+        metavar="KINDS",
+        help=f"comma-separated kinds (default all): {', '.join(KINDS)}; CSV takes exactly one",
+    )
+    sub.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+
+    sub = command(
+        commands,
+        "import",
+        cmd_import,
+        "import an export (or another tool's CSV with --mapping); admins only; all or nothing",
+    )
+    sub.add_argument("file", metavar="FILE")
+    sub.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    sub.add_argument("--mapping", metavar="MAPPING.toml", help="column and value map (CSV)")
+    sub.add_argument("--format", choices=transfer_export.FORMATS, help="default: from the file")
+
+    sub = command(
+        commands,
+        "backup",
+        cmd_backup,
+        "copy a live SQLite desk to PATH (PostgreSQL: prints the pg_dump command, exit 2)",
+    )
+    sub.add_argument("path", metavar="PATH")
+    sub.add_argument("--force", action="store_true", help="replace PATH if it exists")
+
+
+def cmd_export(ctx: Context) -> int:
+    a = ctx.args
+    kinds = transfer_export.parse_kinds(a.what)
+    transfer_export.check_format(kinds, a.format)  # before reading anything
+    rows = transfer_export.export_rows(ctx.session, ctx.actor, kinds)
+    text = transfer_export.render(rows, a.format)
+    counts = {kind: len(items) for kind, items in rows.items()}
+    if a.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    Path(a.output).write_text(text, encoding="utf-8", newline="")
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    ctx.emit(
+        f"Exported {summary} to {printable(a.output)}.",
+        {"output": a.output, "format": a.format, "counts": counts},
+    )
+    return EXIT_OK
+
+
+def cmd_import(ctx: Context) -> int:
+    a = ctx.args
+    path = Path(a.file)
+    mapping = load_mapping(Path(a.mapping)) if a.mapping else None
+    data = transfer_import.read_import_file(path)
+    try:
+        report = transfer_import.import_data(
+            ctx.session,
+            ctx.actor,
+            ctx.clock,
+            data,
+            source=a.file,
+            fmt=a.format,
+            mapping=mapping,
+            dry_run=a.dry_run,
+        )
+    except transfer_import.ImportRefused as refused:
+        # One problem per line (the generic error path would fold them into one line).
+        print(f"itsm: error: {printable(refused.summary)}", file=sys.stderr)
+        for issue in refused.issues:
+            print(f"  {printable(issue.text(a.file))}", file=sys.stderr)
+        return refused.exit_code
+    lines = [
+        f"  {kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged"
+        for kind, c in report.counts.items()
+    ]
+    head = "Dry run, nothing written" if report.dry_run else "Imported"
+    ctx.emit(
+        "\n".join([f"{head}: {printable(a.file)}", *lines]) if lines else f"{head}: no records",
+        report.as_dict(),
+    )
+    return EXIT_OK
+
+
+def cmd_backup(ctx: Context) -> int:
+    _ = ctx.actor  # only known, active users
+    result = backup.backup(ctx.database.url, Path(ctx.args.path), force=ctx.args.force)
+    ctx.emit(
+        f"Backed up {ctx.database.label} to {printable(result.path)} ({result.bytes} bytes).",
+        {"path": result.path, "bytes": result.bytes, "pages": result.pages},
+    )
+    return EXIT_OK

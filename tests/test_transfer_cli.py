@@ -1,0 +1,119 @@
+"""`itsm export` and `itsm import` end to end on SQLite (the engines are covered at the service
+layer in test_transfer.py): stdout and --output, exit codes 2 and 4, every problem on stderr
+with its line and nothing written, a mapping file's dry run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from itsm_tui.clock import FixedClock
+from tests.cli_helpers import Cli, build_desk, copy_database, nothing_written
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def transfer_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CLI test desk plus two incidents (one with a note, one cancelled), built once."""
+    folder = tmp_path_factory.mktemp("transfer")
+    with pytest.MonkeyPatch.context() as patch:  # the autouse isolation is per test
+        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
+        patch.delenv("ITSM_DATABASE_URL", raising=False)
+        patch.delenv("ITSM_USER", raising=False)
+        build_desk(
+            folder / "desk.sqlite",
+            ["incident", "new", "--title", "Mail down", "--impact", "1", "--urgency", "2",
+             "--group", "Service Desk", "--assignee", "alice"],
+            ["incident", "note", "INC0000001", "--text", "rebooted mail-01"],
+            ["incident", "new", "--title", "VPN slow", "--impact", "3", "--urgency", "3"],
+            ["incident", "update", "INC0000002", "--state", "cancelled"],
+        )  # fmt: skip
+    return folder / "desk.sqlite"
+
+
+@pytest.fixture
+def cli(
+    transfer_desk: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    copy_database(transfer_desk, sqlite_url)
+    capsys.readouterr()
+    return Cli(sqlite_url, clock, capsys)
+
+
+def test_export_to_stdout_and_file_then_import_into_an_empty_desk(
+    cli: Cli, tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = cli.ok("export").out
+    assert json.loads(exported)["incidents"][0]["journal"][0]["body"] == "rebooted mail-01"
+    target = tmp_path / "desk.json"
+    summary = cli.json("export", "--output", str(target), user="vic")  # viewers may export
+    assert summary["counts"]["incidents"] == 2
+    assert target.read_text(encoding="utf-8") == exported
+    csv_path = tmp_path / "incidents.csv"
+    cli.ok("export", "--what", "incident", "--format", "csv", "-o", str(csv_path))
+    assert csv_path.read_text(encoding="utf-8").startswith("number,title,description,")
+
+    fresh = Cli(f"sqlite:///{tmp_path / 'fresh.sqlite'}", clock, capsys)
+    dry = fresh.json("import", str(target), "--dry-run")
+    assert dry["dry_run"] and dry["counts"]["incidents"]["created"] == 2
+    assert fresh.json("incident", "list") == []
+    report = fresh.ok("import", str(target)).out
+    assert "incidents: 2 created, 0 updated, 0 unchanged" in report
+    assert fresh.ok("export").out == exported
+    again = fresh.json("import", str(target))
+    assert again["counts"]["incidents"] == {"created": 0, "updated": 0, "unchanged": 2}
+    assert (
+        fresh.json("incident", "new", "--title", "x", "--impact", "2", "--urgency", "2")["number"]
+        == "INC0000003"
+    )
+
+
+def test_refusals_exit_2_or_4_list_every_problem_and_write_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    err = cli.run("export", "--format", "csv", "--what", "incidents,changes")
+    assert err.code == 2 and "one kind per file" in err.err
+    assert cli.run("export", "--what", "tickets").code == 2
+
+    document = json.loads(cli.ok("export", "--what", "incidents").out)
+    document["incidents"][1]["urgency"] = 7
+    document["incidents"][1]["assignee"] = "zed"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    with nothing_written(cli.url):
+        result = cli.run("import", str(path))
+    assert result.code == 2 and result.out == ""
+    lines = result.err.splitlines()
+    assert lines[0] == f"itsm: error: {path}: 2 problems, nothing was written"
+    # The second incident's object opens on this line of the file.
+    starts = [n for n, text in enumerate(path.read_text().splitlines(), 1) if text == "    {"]
+    start = starts[1]
+    assert lines[1].startswith(f"  {path}:{start}: incidents[1] INC0000002: urgency: ")
+    assert "unknown user 'zed'" in lines[2]
+
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"name,description,criticality\nWeb,ok,high\nMail,caf\xe9,low\n")
+    with nothing_written(cli.url):
+        result = cli.run("import", str(broken))
+    assert result.code == 2 and f"{broken}:3: the file is not valid UTF-8" in result.err
+
+    with nothing_written(cli.url):
+        denied = cli.run("import", str(path), user="sue")
+    assert denied.code == 4 and "admin" in denied.err
+    assert cli.run("import", str(tmp_path / "missing.json")).code == 2
+
+
+def test_a_mapping_reads_another_tools_csv(cli: Cli) -> None:
+    csv_path = ROOT / "tests" / "data" / "servicenow_incidents.csv"
+    mapping = ROOT / "assets" / "mappings" / "servicenow_incidents.toml"
+    with nothing_written(cli.url):
+        dry = cli.json("import", str(csv_path), "--mapping", str(mapping), "--dry-run")
+    assert dry["counts"] == {"incidents": {"created": 3, "updated": 0, "unchanged": 0}}
+    cli.ok("import", str(csv_path), "--mapping", str(mapping))
+    shown = cli.show("INC0010002")
+    assert (shown["state"], shown["priority"], shown["assignee"]) == ("resolved", 2, "bob")
+    assert shown["opened_at"] == "2026-07-01T07:15:00Z"
