@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -51,7 +52,7 @@ from itsm_tui.services import (
     transfer_export,
     transfer_import,
 )
-from itsm_tui.services.errors import PermissionDenied
+from itsm_tui.services.errors import PermissionDenied, ValidationFailed
 from itsm_tui.services.queue import QueueFilter
 from itsm_tui.services.transfer_schema import FORMAT_NAME, FORMAT_VERSION
 from itsm_tui.services.tx import transaction
@@ -59,7 +60,7 @@ from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import Notification, User
 from tests.conftest import Desk
-from tests.service_helpers import drive, footprint, make, mark, written
+from tests.service_helpers import drive, footprint, make, mark, refused, written
 
 # ---------------------------------------------------------------------------- the table
 
@@ -243,9 +244,7 @@ def build_world(desk: Desk) -> World:
     desk.users["dee"] = _user(w, "dee")
     for who in ACTORS.values():
         saved_views.save_view(w.session, w[who], w.clock, VIEW, QueueFilter())
-    with transaction(w.session):
-        w.session.execute(update(User).where(User.username == "dee").values(active=False))
-    desk.users["dee"] = _user(w, "dee")
+    deactivate(w, "dee")
     freeze_windows.add_freeze(
         w.session,
         root,
@@ -267,6 +266,13 @@ def build_world(desk: Desk) -> World:
     for title in ("Mail queue stuck", "Disk full on mail host", "Spam filter down"):
         make(w.desk, "root", title=title, group=None, service="Email", ci=CANDIDATE_CI)
     return w
+
+
+def deactivate(w: World, username: str) -> None:
+    """Switch an account off the way an admin's tooling would: straight in the table."""
+    with transaction(w.session):
+        w.session.execute(update(User).where(User.username == username).values(active=False))
+    w.desk.users[username] = _user(w, username)
 
 
 def _user(w: World, username: str) -> User:
@@ -832,3 +838,37 @@ def test_every_operation_against_every_role(desk: Desk, database: Database) -> N
                 w.session.rollback()
                 mismatches.append(f"{case}: {role} ({who}) expected to succeed, got {error!r}")
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_nobody_hands_work_to_a_viewer_or_a_deactivated_user(
+    desk: Desk, database: Database
+) -> None:
+    """The change and problem forms offer only active non-viewers as assignees, and only
+    active people as approvers; the services refuse the others the same way (bad input,
+    nothing written), as the incident service already did."""
+    w = World(desk)
+    directory.add_user(
+        w.session, w["root"], w.clock, validate(directory.UserCreate, username="dee", role=ADMIN)
+    )
+    deactivate(w, "dee")
+    number, prb = change(w), problem(w)
+    attempts: list[Callable[[str], object]] = [
+        lambda who: changes.create_change(
+            w.session, w["root"], w.clock, validate(changes.ChangeCreate, title="x", assignee=who)
+        ),
+        lambda who: _change_update(w, "root", number, assignee=who),
+        lambda who: problems.create_problem(
+            w.session, w["root"], w.clock, validate(problems.ProblemCreate, title="x", assignee=who)
+        ),
+        lambda who: _problem_update(w, "root", prb, assignee=who),
+    ]
+    for who, attempt in itertools.product(("vic", "dee"), attempts):
+        refused(database, ValidationFailed, partial(attempt, who), match="cannot take work")
+    move(w, "bob", number, state="assess")
+    refused(
+        database,
+        ValidationFailed,
+        lambda: move(w, "bob", number, state="authorize", approvers=("sue", "dee")),
+        match="deactivated",
+    )
+    assert move(w, "bob", number, state="authorize", approvers=("sue",)).state == "authorize"

@@ -45,6 +45,7 @@ from itsm_tui.domain.enums import (
 from itsm_tui.domain.workflow import TransitionRefused
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.directory import (
+    assignee_by_username,
     ci_by_name,
     group_by_name,
     service_by_name,
@@ -262,9 +263,7 @@ def create_change(session: Session, actor: User, clock: Clock, data: ChangeCreat
         if service is None and cis:
             service = session.get(Service, cis[0].service_id)
         group = group_by_name(session, data.group) if data.group else None
-        assignee = (
-            user_by_username(session, data.assignee, what="assignee") if data.assignee else None
-        )
+        assignee = assignee_by_username(session, data.assignee) if data.assignee else None
         answers = RiskAnswers(
             ci_criticality=_criticality(session, cis, service),
             outage_expected=data.outage_expected,
@@ -516,7 +515,7 @@ def _apply_update(session: Session, change: Change, data: ChangeUpdate, given: s
         change.group_id = _optional_id(data.group, lambda name: group_by_name(session, name).id)
     if "assignee" in given:
         change.assignee_id = _optional_id(
-            data.assignee, lambda name: user_by_username(session, name, what="assignee").id
+            data.assignee, lambda name: assignee_by_username(session, name).id
         )
     if "cis" in given:
         assert change.id is not None and data.cis is not None
@@ -794,6 +793,8 @@ def _request_approvals(
     assignee = _username(session, change.assignee_id)
     for name in dict.fromkeys(names):
         user = user_by_username(session, name, what="approver")
+        if not user.active:
+            raise ValidationFailed(f"{user.username} cannot approve: the account is deactivated")
         try:
             check_may_vote(
                 user.username, Role(user.role), requested_by=requested_by, assignee=assignee

@@ -112,6 +112,15 @@ def user_by_username(session: Session, username: str, *, what: str = "user") -> 
     return user
 
 
+def assignee_by_username(session: Session, username: str) -> User:
+    """Resolve someone work is handed to: viewers read only and deactivated users act no
+    more, so neither can be assigned a change or problem (the forms never offer them)."""
+    user = user_by_username(session, username, what="assignee")
+    if not user.active or user.role == Role.VIEWER.value:
+        raise ValidationFailed(f"'{user.username}' cannot take work (inactive or viewer role)")
+    return user
+
+
 def group_by_name(session: Session, name: str) -> Group:
     group = session.exec(select(Group).where(Group.name == name)).first()
     if group is None:

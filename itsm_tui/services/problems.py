@@ -42,10 +42,10 @@ from itsm_tui.services import bulk
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.changes import ChangeCreate, ChangeRecord, create_change
 from itsm_tui.services.directory import (
+    assignee_by_username,
     ci_by_name,
     group_by_name,
     service_by_name,
-    user_by_username,
 )
 from itsm_tui.services.errors import (
     Conflict,
@@ -502,7 +502,7 @@ def _check_version(problem: Problem, expected: int | None) -> None:
 def _user_id(session: Session, name: str | None) -> int | None:
     if not name or name.strip().lower() == NONE:
         return None
-    return user_by_username(session, name, what="assignee").id
+    return assignee_by_username(session, name).id
 
 
 def _apply(session: Session, problem: Problem, data: ProblemUpdate, given: set[str]) -> None:
