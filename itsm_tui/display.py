@@ -1,9 +1,9 @@
 """Showing user-typed text safely, in the CLI and the TUI alike.
 
-Whatever got stored (imported data, older versions, other clients), control characters and
-bidirectional overrides are shown as visible escapes (`\\x1b`, `\\u202e`) so text can neither
-drive the reader's terminal nor reorder what they see; and in the TUI it becomes a
-`rich.text.Text`, which is never parsed as markup.
+Whatever got stored (imported data, older versions, other clients), control characters,
+bidirectional overrides and invisible characters are shown as visible escapes (`\\x1b`,
+`\\u202e`, `\\u200b`) so text can neither drive the reader's terminal nor reorder or hide what
+they see; and in the TUI it becomes a `rich.text.Text`, which is never parsed as markup.
 """
 
 from __future__ import annotations
@@ -14,12 +14,21 @@ from rich.text import Text
 
 _SAFE_CONTROLS = frozenset("\n\t")
 MISSING = "-"
+# Invisible characters that can hide or reorder text without being control codes: zero-width
+# space, left-to-right/right-to-left and Arabic letter marks, word joiner and the invisible
+# operators, the byte-order mark, line and paragraph separators. Zero-width (non-)joiners stay:
+# emoji sequences and several scripts need them.
+_INVISIBLE = frozenset("\u200b\u200e\u200f\u061c\u2060\u2061\u2062\u2063\u2064\ufeff\u2028\u2029")
 
 
 def _is_unsafe(char: str) -> bool:
     code = ord(char)
     return (
-        code < 0x20 or 0x7F <= code < 0xA0 or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069
+        code < 0x20
+        or 0x7F <= code < 0xA0
+        or 0x202A <= code <= 0x202E
+        or 0x2066 <= code <= 0x2069
+        or char in _INVISIBLE
     )
 
 
