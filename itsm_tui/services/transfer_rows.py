@@ -119,36 +119,45 @@ def journals(
     return result
 
 
-def memberships(session: Session, index: Index) -> dict[int, list[str]]:
+def memberships(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
+    """Group names by user id (of every user, or `only` that one)."""
     result: dict[int, list[str]] = defaultdict(list)
-    for user_id, group_id in session.exec(
-        select(GroupMembership.user_id, GroupMembership.group_id)
-    ).all():
+    query = select(GroupMembership.user_id, GroupMembership.group_id)
+    if only is not None:
+        query = query.where(GroupMembership.user_id == only)
+    for user_id, group_id in session.exec(query).all():
         result[user_id].append(index.groups.by_id[group_id])
     return {user_id: sorted(names) for user_id, names in result.items()}
 
 
-def change_cis(session: Session, index: Index) -> dict[int, list[str]]:
+def change_cis(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
     result: dict[int, list[str]] = defaultdict(list)
-    for change_id, ci_id in session.exec(
-        select(ChangeConfigItem.change_id, ChangeConfigItem.ci_id)
-    ).all():
+    query = select(ChangeConfigItem.change_id, ChangeConfigItem.ci_id)
+    if only is not None:
+        query = query.where(ChangeConfigItem.change_id == only)
+    for change_id, ci_id in session.exec(query).all():
         result[change_id].append(index.cis.by_id[ci_id])
     return {k: sorted(v) for k, v in result.items()}
 
 
-def problem_cis(session: Session, index: Index) -> dict[int, list[str]]:
+def problem_cis(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
     result: dict[int, list[str]] = defaultdict(list)
-    for problem_id, ci_id in session.exec(
-        select(ProblemConfigItem.problem_id, ProblemConfigItem.ci_id)
-    ).all():
+    query = select(ProblemConfigItem.problem_id, ProblemConfigItem.ci_id)
+    if only is not None:
+        query = query.where(ProblemConfigItem.problem_id == only)
+    for problem_id, ci_id in session.exec(query).all():
         result[problem_id].append(index.cis.by_id[ci_id])
     return {k: sorted(v) for k, v in result.items()}
 
 
-def approvals(session: Session, index: Index) -> dict[int, list[ApprovalRow]]:
+def approvals(
+    session: Session, index: Index, only: int | None = None
+) -> dict[int, list[ApprovalRow]]:
     result: dict[int, list[ApprovalRow]] = defaultdict(list)
-    for a in session.exec(select(ChangeApproval)).all():
+    query = select(ChangeApproval)
+    if only is not None:
+        query = query.where(ChangeApproval.change_id == only)
+    for a in session.exec(query).all():
         result[a.change_id].append(
             ApprovalRow(
                 approver=index.users.by_id[a.approver_id],
@@ -161,11 +170,16 @@ def approvals(session: Session, index: Index) -> dict[int, list[ApprovalRow]]:
     return {k: sorted(v, key=lambda a: a.approver) for k, v in result.items()}
 
 
-def problem_incidents(session: Session, index: Index) -> dict[int, list[str]]:
+def problem_incidents(
+    session: Session, index: Index, only: int | None = None
+) -> dict[int, list[str]]:
     result: dict[int, list[str]] = defaultdict(list)
-    for number, problem_id in session.exec(
-        select(Incident.number, Incident.problem_id).where(col(Incident.problem_id).is_not(None))
-    ).all():
+    query = select(Incident.number, Incident.problem_id)
+    if only is not None:
+        query = query.where(Incident.problem_id == only)
+    else:
+        query = query.where(col(Incident.problem_id).is_not(None))
+    for number, problem_id in session.exec(query).all():
         result[problem_id].append(number)
     return {k: sorted(v) for k, v in result.items()}
 

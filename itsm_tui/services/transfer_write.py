@@ -137,7 +137,8 @@ class Writer:
             self.session,
             record_type=row.RECORD_TYPE,
             record_id=record.id,
-            number=row.key,
+            # Only records have numbers; names may not fit the feed's 16-character column.
+            number=row.key if row.KIND in PREFIXES else None,
             action=ACTION,
             actor=self.actor,
             at=self.now,
@@ -182,7 +183,7 @@ class Writer:
         s, index, rid = self.session, self.index, record.id
         match row:
             case UserRow():
-                return user_row(record, memberships_of(s, index).get(rid, []))
+                return user_row(record, memberships_of(s, index, rid).get(rid, []))
             case GroupRow():
                 return group_row(record, index)
             case ServiceRow():
@@ -197,16 +198,16 @@ class Writer:
                 return change_row_of(
                     record,
                     index,
-                    change_cis_of(s, index).get(rid, []),
-                    approvals_of(s, index).get(rid, []),
+                    change_cis_of(s, index, rid).get(rid, []),
+                    approvals_of(s, index, rid).get(rid, []),
                     [],
                 )
             case ProblemRow():
                 return problem_row(
                     record,
                     index,
-                    problem_cis_of(s, index).get(rid, []),
-                    problem_incidents_of(s, index).get(rid, []),
+                    problem_cis_of(s, index, rid).get(rid, []),
+                    problem_incidents_of(s, index, rid).get(rid, []),
                     [],
                 )
         raise AssertionError(row)
