@@ -41,6 +41,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
+MAX_AUTO_CLOSE_DAYS = 3650  # ten years; far beyond it a timedelta overflows
 
 
 @dataclass
@@ -326,9 +327,14 @@ def cmd_worker(ctx: Context) -> int:
     a = ctx.args
     if a.auto_close_days is None:
         a.auto_close_days = ctx.settings.auto_close_days
-    if not math.isfinite(a.interval) or not 0 < a.interval <= 86_400 or a.auto_close_days < 0:
+    if (
+        not math.isfinite(a.interval)
+        or not 0 < a.interval <= 86_400
+        or not 0 <= a.auto_close_days <= MAX_AUTO_CLOSE_DAYS
+    ):
         raise ValidationFailed(
-            "--interval must be between 0 and 86400 seconds and --auto-close-days not negative"
+            "--interval must be between 0 and 86400 seconds and --auto-close-days between 0 "
+            f"and {MAX_AUTO_CLOSE_DAYS}"
         )
 
     def report(result: sla_evaluator.PassResult | None) -> None:
@@ -422,6 +428,8 @@ def _inclusive_end(value: str | None) -> str | None:
         day = date.fromisoformat(value.strip())
     except ValueError:
         return value  # the query model explains what is wrong
+    if day == date.max:
+        raise ValidationFailed(f"--to {day.isoformat()} is out of range; give an earlier day")
     return (day + timedelta(days=1)).isoformat()
 
 
@@ -849,6 +857,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     args = parser.parse_args(argv)
     clock = clock or SystemClock()
     try:
+        _refuse_unstorable(sys.argv[1:] if argv is None else argv)
         settings = resolve_settings(cli_database_url=args.db, cli_user=args.user)
         if args.command == "demo":
             return _run_demo(args, settings, clock)
@@ -891,6 +900,22 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _refuse_unstorable(argv: Sequence[str]) -> None:
+    """Refuse text no engine stores as typed: NUL (PostgreSQL text cannot hold it; SQLite
+    would) and undecodable bytes (lone surrogates). Checked on every argument, lookups and
+    filters included, so both engines refuse alike (exit 2) instead of one failing in its
+    driver."""
+    for arg in argv:
+        short = arg if len(arg) <= 40 else arg[:40] + "…"
+        shown = output.printable(short.encode("utf-8", "backslashreplace").decode("utf-8"))
+        if "\x00" in arg:
+            raise ValidationFailed(f"argument '{shown}' may not contain NUL characters")
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationFailed(f"argument '{shown}' is not valid UTF-8") from None
 
 
 def _open(settings: Settings) -> Database:

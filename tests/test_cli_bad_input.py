@@ -5,12 +5,21 @@ before and after), print nothing on stdout, and say on stderr what was wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, build_desk, copy_database, nothing_written
+from itsm_tui.store.database import Database
+from tests.cli_helpers import Cli, Result, build_desk, copy_database, db_state, nothing_written
+from tests.conftest import Desk
+from tests.fuzz_inputs import EDGE_INSTANTS, SQL, STORABLE_MARKUP, ZONES, fuzz_settings, nasty_text
+from tests.service_helpers import footprint
 
 INC_WORKING = "INC0000001"  # Service Desk, assigned to alice, in_progress, service Email
 INC_NEW = "INC0000002"  # Network, unassigned, new
@@ -57,7 +66,7 @@ def bad_input_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("XDG_DATA_HOME", str(folder / "data"))
         patch.delenv("ITSM_DATABASE_URL", raising=False)
         patch.delenv("ITSM_USER", raising=False)
-        build_desk(folder / "desk.sqlite", *INCIDENTS)
+        build_desk(folder / "desk.sqlite", *INCIDENTS, *CHANGES_AND_PROBLEMS)
     return folder / "desk.sqlite"
 
 
@@ -342,6 +351,81 @@ BAD_INPUT = [
     pytest.param(
         "root", ["ci", "list", "--service", "Fax"], "unknown service", id="ci-list-unknown-service"
     ),
+    # text no engine stores as typed, refused before any lookup (PostgreSQL cannot even
+    # compare a NUL, so a lookup used to fail there with exit 1 while SQLite said 3)
+    pytest.param("alice", ["incident", "show", "INC\x000001"], "NUL", id="nul-in-number"),
+    pytest.param("alice", new(title="a\x00b"), "NUL", id="nul-in-title"),
+    pytest.param("alice", ["incident", "list", "--group", "\x00"], "NUL", id="nul-in-filter"),
+    pytest.param("alice", new(title="caf\udce9"), "UTF-8", id="undecodable-title"),
+    pytest.param(
+        "alice", ["incident", "note", INC_WORKING, "--text", "\udcff"], "UTF-8", id="bad-utf8-note"
+    ),
+    # instants without a UTC form, and periods running off the calendar
+    pytest.param(
+        "alice", ["sla", "report", "--to", "9999-12-31"], "out of range", id="report-to-year-end"
+    ),
+    pytest.param(
+        "alice", ["sla", "report", "--to", "0001-01-02"], "out of range", id="report-before-year-1"
+    ),
+    pytest.param(
+        "alice",
+        ["sla", "report", "--from", "0001-01-01T00:00+01:00"],
+        "out of range",
+        id="report-from-before-utc-year-1",
+    ),
+    pytest.param(
+        "carl",
+        ["change", "list", "--from", "0001-01-01T00:00+01:00"],
+        "out of range",
+        id="change-list-before-utc-year-1",
+    ),
+    pytest.param(
+        "carl",
+        ["change", "list", "--to", "9999-12-31"],
+        "out of range",
+        id="change-list-to-year-end",
+    ),
+    pytest.param(
+        "carl",
+        [
+            "freeze",
+            "add",
+            "f",
+            "--start",
+            "2026-05-01T00:00Z",
+            "--end",
+            "9999-12-31T23:59-05:00",
+        ],
+        "out of range",
+        id="freeze-after-utc-year-9999",
+    ),
+    pytest.param(
+        "carl",
+        [
+            "change",
+            "new",
+            "--title",
+            "t",
+            "--start",
+            "0001-01-01T00:00+01:00",
+            "--end",
+            "2026-01-01T00:00Z",
+        ],
+        "out of range",
+        id="change-before-utc-year-1",
+    ),
+    pytest.param(
+        "carl",
+        ["freeze", "add", "f", "--start", "2026-05-01T00:00", "--end", "2026-05-02T00:00"],
+        "time zone",
+        id="freeze-without-zone",
+    ),
+    pytest.param(
+        "root",
+        ["worker", "--once", "--auto-close-days", "9999999999"],
+        "--auto-close-days",
+        id="worker-auto-close-overflow",
+    ),
 ]
 
 
@@ -544,3 +628,339 @@ def test_stale_expect_version_exits_5_and_leaves_the_record_unchanged(cli: Cli) 
 def test_conflicts_exit_5(cli: Cli, argv: list[str]) -> None:
     assert cli.show(INC_WORKING)["version"] == 2
     refused(cli, "sue", argv, 5, "version 2")
+
+
+# ---------------------------------------------------------------------------- fuzz
+#
+# Every command that takes user input, with one argument replaced by a hostile value (the
+# corpus and generated text of tests/fuzz_inputs.py, odd numbers, dates with and without
+# zones). The outcome is one of two: exit 0 and the value reads back exactly through the
+# CLI, or a refusal (exit 2, 3, 4 or 5; argparse's usage error is exit 2 too) with nothing
+# written, nothing on stdout and a one-line reason on stderr. Never exit 1, never a traceback.
+# One copy of the template serves every example; records pile up (duplicates are refused).
+
+CHG = "CHG0000001"  # in authorize, sue and carl asked to approve
+PRB = "PRB0000001"
+CHANGES_AND_PROBLEMS = [
+    ["user", "add", "carl", "--role", "change_manager", "--group", "Network"],
+    [
+        "change",
+        "new",
+        "--title",
+        "Patch mail",
+        "--service",
+        "Email",
+        "--ci",
+        "mail-01",
+        "--start",
+        "2026-03-10T01:00Z",
+        "--end",
+        "2026-03-10T02:00Z",
+        "--implementation-plan",
+        "a",
+        "--backout-plan",
+        "b",
+        "--test-plan",
+        "c",
+    ],
+    ["change", "update", CHG, "--state", "assess"],
+    ["change", "update", CHG, "--state", "authorize", "--approvers", "carl,sue"],
+    ["problem", "new", "--title", "Mail bounces", "--root-cause", "x", "--workaround", "y"],
+]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A command with `{}` where the hostile value goes, run as `user`; `back` reads the
+    stored value after an accepted run (None: the command only reads)."""
+
+    argv: tuple[str, ...]
+    user: str = "root"
+    back: Callable[[Cli, Any, str], None] | None = None
+
+
+def _field(json_key: str, normal: Callable[[str], str] = str.strip) -> Callable[..., None]:
+    def check(cli: Cli, created: Any, raw: str) -> None:
+        assert created[json_key] == normal(raw)
+        number = created.get("number")
+        if number and number.startswith("INC"):
+            assert cli.show(number)[json_key] == normal(raw)
+
+    return check
+
+
+def _exact(json_key: str) -> Callable[..., None]:
+    return _field(json_key, lambda raw: raw)
+
+
+def _incident_note(cli: Cli, _: Any, raw: str) -> None:
+    assert cli.show(INC_WORKING)["journal"][-1]["body"] == raw
+
+
+def _approval(cli: Cli, _: Any, raw: str) -> None:
+    shown = cli.json("change", "show", CHG)
+    assert next(a["comment"] for a in shown["approvals"] if a["approver"] == "sue") == raw
+
+
+def _listed(*what: str) -> Callable[..., None]:
+    def check(cli: Cli, _: Any, raw: str) -> None:
+        assert raw.strip() in [row["name"] for row in cli.json(*what, "list")]
+
+    return check
+
+
+def _read(cli: Cli, found: Any, raw: str) -> None:
+    assert isinstance(found, list | dict)
+
+
+TEXT_SLOTS = [
+    Slot(
+        ("incident", "new", "--impact", "3", "--urgency", "3", "--title", "{}"),
+        "alice",
+        _field("title"),
+    ),
+    Slot(
+        (
+            "incident",
+            "new",
+            "--impact",
+            "3",
+            "--urgency",
+            "3",
+            "--title",
+            "t",
+            "--description",
+            "{}",
+        ),
+        "alice",
+        _exact("description"),
+    ),
+    Slot(
+        ("incident", "new", "--impact", "3", "--urgency", "3", "--title", "t", "--caller", "{}"),
+        "alice",
+        _field("caller"),
+    ),
+    Slot(("incident", "update", INC_WORKING, "--category", "{}"), "alice", _field("category")),
+    Slot(("incident", "note", INC_WORKING, "--text", "{}"), "alice", _incident_note),
+    Slot(
+        ("incident", "escalate", INC_NEW, "--reason", "{}", "--to-group", "Security"),
+        "sue",
+        _field("group", lambda raw: "Security"),
+    ),
+    Slot(("incident", "list", "--search", "{}"), "alice", _read),
+    Slot(("incident", "list", "--group", "{}"), "alice", _read),
+    Slot(("incident", "show", "{}"), "alice", _read),
+    Slot(("change", "new", "--title", "{}"), "carl", _field("title")),
+    Slot(("change", "new", "--title", "t", "--backout-plan", "{}"), "carl", _exact("backout_plan")),
+    Slot(("change", "note", CHG, "{}"), "carl", None),
+    Slot(("change", "approve", CHG, "--comment", "{}"), "sue", _approval),
+    Slot(("change", "list", "--service", "{}"), "carl", _read),
+    Slot(("problem", "new", "--title", "{}"), "sue", _field("title")),
+    Slot(("problem", "update", PRB, "--workaround", "{}"), "sue", _exact("workaround")),
+    Slot(("problem", "link", PRB, "{}"), "sue", None),
+    Slot(("kedb", "search", "{}"), "alice", _read),
+    Slot(
+        ("freeze", "add", "{}", "--start", "2026-05-01T00:00Z", "--end", "2026-05-02T00:00Z"),
+        "carl",
+        _field("name"),
+    ),
+    Slot(
+        (
+            "freeze",
+            "add",
+            "f",
+            "--start",
+            "2026-05-01T00:00Z",
+            "--end",
+            "2026-05-02T00:00Z",
+            "--reason",
+            "{}",
+        ),
+        "carl",
+        None,
+    ),
+    Slot(
+        ("user", "add", "{}", "--role", "agent"),
+        "root",
+        _field("username", lambda r: r.strip().lower()),
+    ),
+    Slot(("user", "add", "zed", "--role", "agent", "--display-name", "{}"), "root", None),
+    Slot(("group", "add", "{}"), "root", _listed("group")),
+    Slot(("service", "add", "{}", "--description", "{}"), "root", _listed("service")),
+    Slot(("ci", "add", "{}", "--service", "VPN"), "root", _listed("ci")),
+    Slot(("ci", "update", "mail-01", "--class", "{}"), "root", None),
+    Slot(("ci", "add", "db-01", "--service", "Email", "--maintenance", "{}"), "root", None),
+    Slot(
+        ("calendar", "add", "{}", "--zone", "UTC", "--hours", "mon-fri 08:00-17:00"),
+        "root",
+        _listed("calendar"),
+    ),
+    Slot(("calendar", "add", "c", "--zone", "{}", "--24x7"), "root", None),
+    Slot(("calendar", "add", "c", "--zone", "UTC", "--hours", "{}"), "root", None),
+    Slot(
+        (
+            "sla",
+            "policy",
+            "add",
+            "{}",
+            "--priority",
+            "5",
+            "--response",
+            "1h",
+            "--resolution",
+            "8h",
+            "--calendar",
+            "24x7",
+        ),
+        "root",
+        _listed("sla", "policy"),
+    ),
+    Slot(("sla", "policy", "update", "{}", "--response", "2h"), "root", None),
+]
+NUMBER_SLOTS = [
+    Slot(("incident", "new", "--title", "t", "--urgency", "3", "--impact", "{}"), "alice", None),
+    Slot(("incident", "list", "--limit", "{}"), "alice", _read),
+    Slot(("incident", "list", "--priority", "{}"), "alice", _read),
+    Slot(
+        ("incident", "update", INC_WORKING, "--title", "v", "--expect-version", "{}"), "alice", None
+    ),
+    Slot(("kedb", "search", "x", "--limit", "{}"), "alice", _read),
+    Slot(("problem", "candidates", "--days", "{}"), "alice", _read),
+    Slot(("problem", "candidates", "--min-size", "{}"), "alice", _read),
+    Slot(("sla", "policy", "update", "P1 standard", "--warnings", "{}"), "root", None),
+    Slot(("sla", "policy", "update", "P1 standard", "--resolution", "{}"), "root", None),
+    Slot(("worker", "--once", "--interval", "{}"), "root", None),
+    Slot(("worker", "--once", "--auto-close-days", "{}"), "root", None),
+]
+DATE_SLOTS = [
+    Slot(
+        ("change", "new", "--title", "t", "--start", "{}", "--end", "2026-04-01T00:00Z"),
+        "carl",
+        None,
+    ),
+    Slot(
+        ("change", "new", "--title", "t", "--start", "2026-03-20T00:00Z", "--end", "{}"),
+        "carl",
+        None,
+    ),
+    Slot(("freeze", "add", "g", "--start", "{}", "--end", "2026-04-01T00:00Z"), "carl", None),
+    Slot(("change", "list", "--from", "{}"), "carl", _read),
+    Slot(("freeze", "list", "--to", "{}"), "carl", _read),
+    Slot(("sla", "report", "--from", "{}"), "alice", None),
+    Slot(("sla", "report", "--to", "{}"), "alice", None),
+    Slot(("calendar", "add", "d", "--zone", "UTC", "--24x7", "--extra-date", "{}"), "root", None),
+]
+NUMBERS = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(
+        [
+            "0",
+            "-1",
+            "1.5",
+            "1e309",
+            "nan",
+            "inf",
+            "-inf",
+            "0x10",
+            " 3 ",
+            "३",
+            "",
+            "99999999999999999999d",
+            "30m",
+            "50,75,90",
+            "90,50",
+            "101",
+            "1,,2",
+        ]
+    ),
+)
+DATES = st.one_of(
+    st.sampled_from([d for d in EDGE_INSTANTS if isinstance(d, str)]),
+    st.sampled_from(["9999-12-31", "0001-01-01", "2026-03-02T25:00Z", "2026-3-2", "-1"]),
+    st.datetimes(timezones=st.sampled_from(ZONES)).map(lambda d: d.isoformat()),
+)
+
+
+def run_any(cli: Cli, user: str, argv: list[str]) -> Result:
+    """`itsm` with argparse's usage errors (SystemExit 2) folded into a Result."""
+    try:
+        return cli.run(*argv, user=user)
+    except SystemExit as exit_info:
+        captured = cli.capsys.readouterr()
+        return Result(int(exit_info.code or 0), captured.out, captured.err)
+
+
+def stored_or_refused(cli: Cli, slot: Slot, value: str, *, as_json: bool) -> None:
+    argv = [value if part == "{}" else part for part in slot.argv]
+    before = db_state(cli.url)
+    result = run_any(cli, slot.user, [*argv, "--json"] if as_json else argv)
+    event(f"{' '.join(slot.argv[:2])}: exit {result.code}")
+    assert "Traceback" not in result.err
+    if result.code != 0:
+        assert result.code in (2, 3, 4, 5), (argv, result.code, result.err)
+        assert db_state(cli.url) == before, f"{argv} was refused but wrote"
+        assert result.out == ""
+        assert result.err.startswith(("itsm: error: ", "usage: itsm")), result.err
+        assert "\x1b" not in result.err and "\x07" not in result.err
+        return
+    if not as_json:
+        # Human text goes to a terminal: control characters come out escaped, never raw.
+        assert not any(c in result.out for c in "\x1b\x07\x9b\u202e"), result.out
+        return
+    if slot.back is not None:
+        slot.back(cli, result.json(), value)
+
+
+def settings_for_cli(test: Callable[..., None]) -> Callable[..., None]:
+    return fuzz_settings(60)(test)
+
+
+@settings_for_cli
+@given(data=st.data())
+def test_fuzz_every_command_stores_exactly_or_refuses(cli: Cli, data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(["text", "text", "text", "number", "date"]), "kind")
+    slots, values = {
+        "text": (TEXT_SLOTS, nasty_text()),
+        "number": (NUMBER_SLOTS, NUMBERS),
+        "date": (DATE_SLOTS, DATES),
+    }[kind]
+    slot = data.draw(st.sampled_from(slots), "slot")
+    value = data.draw(values, "value")
+    stored_or_refused(cli, slot, value, as_json=data.draw(st.booleans(), "json"))
+
+
+UNSTORABLE_ARGS = [
+    ["incident", "new", "--title", "a\x00b", "--impact", "3", "--urgency", "3"],
+    ["incident", "note", "{number}", "--text", "\x00"],
+    ["incident", "note", "{number}", "--text", "caf\udce9"],
+    ["incident", "show", "INC\x000001"],
+    ["incident", "list", "--search", "x\x00"],
+    ["kedb", "search", "x", "--ci", "mail\x00"],
+    ["ci", "list", "--service", "\udcff"],
+    ["freeze", "remove", "\x00"],
+]
+
+
+def test_nul_and_undecodable_text_are_refused_alike_on_both_engines(
+    database: Database, desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite can) and neither driver takes a lone
+    surrogate: whether the argument is stored or only looked up, both engines refuse it
+    with exit 2 and write nothing. Text that merely looks hostile is stored exactly."""
+    cli = Cli(database.url, desk.clock, capsys)
+    cli.ok("incident", "list", user="alice")  # the first run stores the SLA defaults
+    number = cli.new_incident(user="alice")["number"]
+    before = footprint(database)
+    for argv in UNSTORABLE_ARGS:
+        result = cli.run(*[a.format(number=number) for a in argv], user="alice")
+        assert (result.code, result.out) == (2, ""), (argv, result.err)
+        assert "NUL" in result.err or "UTF-8" in result.err, result.err
+    assert footprint(database) == before
+
+    hostile = {"title": STORABLE_MARKUP[:200], "description": "".join(SQL) + "\n\t" + "東京 🚨"}
+    created = cli.new_incident(user="alice", **hostile)
+    shown = cli.show(created["number"])
+    assert {key: shown[key] for key in hostile} == {
+        "title": hostile["title"].strip(),
+        "description": hostile["description"],
+    }
