@@ -239,6 +239,18 @@ def test_every_problem_is_reported_with_its_line_and_nothing_is_written(
     assert isinstance(error, ImportRefused)
     assert [(i.line, "UTF-8" in i.message) for i in error.issues] == [(3, True)]
 
+    # A stored record the rules refuse (edited by hand) still exports; importing reports it.
+    held = desk.session.exec(select(Incident).where(Incident.state == "on_hold")).one()
+    held.hold_reason = None
+    desk.session.add(held)
+    desk.session.commit()
+    text = export_text(database, "incidents")
+    error = refused(database, ImportRefused, lambda: import_text(desk.session, desk.clock, text))
+    assert isinstance(error, ImportRefused)
+    assert [(i.where, "hold reason" in i.message) for i in error.issues] == [
+        (f"incidents[1] {held.number}", True)
+    ]
+
 
 def test_only_admins_import_and_any_user_exports(desk: Desk, database: Database) -> None:
     seed_records(desk)

@@ -88,7 +88,7 @@ def export_rows(session: Session, actor: User, kinds: Sequence[str]) -> dict[str
 def render_json(rows: dict[str, list[Row]]) -> str:
     document: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     for kind, items in rows.items():
-        document[kind] = [item.model_dump(mode="json") for item in items]
+        document[kind] = [item.model_dump(mode="json", warnings=False) for item in items]
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -99,7 +99,7 @@ def render_csv(kind: str, items: Sequence[Row]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(model.columns())
     for item in items:
-        values = item.model_dump(mode="json")
+        values = item.model_dump(mode="json", warnings=False)
         writer.writerow([csv_cell(values[column]) for column in model.columns()])
     return buffer.getvalue()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from itsm_tui.domain.enums import RecordType
@@ -91,6 +93,19 @@ class Index:
         )
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def build(model: type[M], **values: Any) -> M:
+    """A row from stored values. A record the rules refuse (written before a rule existed,
+    or by hand) is still exported as it is: the export never fails, and importing it back
+    reports what is wrong with that row."""
+    try:
+        return model.model_validate(values)
+    except ValidationError:
+        return model.model_construct(**values)
+
+
 # ---------------------------------------------------------------------------- related rows
 
 
@@ -109,7 +124,8 @@ def journals(
     ).all()
     for entry in entries:
         result[entry.record_id].append(
-            JournalRow(
+            build(
+                JournalRow,
                 kind=entry.kind,
                 author=index.users.name(entry.author_id),
                 body=entry.body,
@@ -159,7 +175,8 @@ def approvals(
         query = query.where(ChangeApproval.change_id == only)
     for a in session.exec(query).all():
         result[a.change_id].append(
-            ApprovalRow(
+            build(
+                ApprovalRow,
                 approver=index.users.by_id[a.approver_id],
                 decision=a.decision,
                 comment=a.comment,
@@ -188,7 +205,8 @@ def problem_incidents(
 
 
 def user_row(user: User, groups: list[str]) -> UserRow:
-    return UserRow(
+    return build(
+        UserRow,
         username=user.username,
         display_name=user.display_name,
         email=user.email,
@@ -199,7 +217,8 @@ def user_row(user: User, groups: list[str]) -> UserRow:
 
 
 def group_row(group: Group, index: Index) -> GroupRow:
-    return GroupRow(
+    return build(
+        GroupRow,
         name=group.name,
         description=group.description,
         escalates_to=index.groups.name(group.escalation_group_id),
@@ -207,13 +226,17 @@ def group_row(group: Group, index: Index) -> GroupRow:
 
 
 def service_row(service: Service) -> ServiceRow:
-    return ServiceRow(
-        name=service.name, description=service.description, criticality=service.criticality
+    return build(
+        ServiceRow,
+        name=service.name,
+        description=service.description,
+        criticality=service.criticality,
     )
 
 
 def ci_row(ci: ConfigItem, index: Index) -> ConfigItemRow:
-    return ConfigItemRow(
+    return build(
+        ConfigItemRow,
         name=ci.name,
         ci_class=ci.ci_class,
         service=index.services.by_id[ci.service_id],
@@ -223,7 +246,8 @@ def ci_row(ci: ConfigItem, index: Index) -> ConfigItemRow:
 
 
 def freeze_row(window: FreezeWindow, index: Index) -> FreezeWindowRow:
-    return FreezeWindowRow(
+    return build(
+        FreezeWindowRow,
         name=window.name,
         service=index.services.name(window.service_id),
         starts_at=window.starts_at,
@@ -234,7 +258,8 @@ def freeze_row(window: FreezeWindow, index: Index) -> FreezeWindowRow:
 
 
 def incident_row(incident: Incident, index: Index, journal: list[JournalRow]) -> IncidentRow:
-    return IncidentRow(
+    return build(
+        IncidentRow,
         number=incident.number,
         title=incident.title,
         description=incident.description,
@@ -272,7 +297,8 @@ def change_row(
     approvals: list[ApprovalRow],
     journal: list[JournalRow],
 ) -> ChangeRow:
-    return ChangeRow(
+    return build(
+        ChangeRow,
         number=change.number,
         title=change.title,
         change_type=change.change_type,
@@ -313,7 +339,8 @@ def problem_row(
     incidents: list[str],
     journal: list[JournalRow],
 ) -> ProblemRow:
-    return ProblemRow(
+    return build(
+        ProblemRow,
         number=problem.number,
         title=problem.title,
         description=problem.description,

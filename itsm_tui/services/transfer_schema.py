@@ -93,7 +93,7 @@ class Row(Input):
 
     def fields(self) -> dict[str, Any]:
         """The comparable view: JSON values, without the append-only journal."""
-        return self.model_dump(mode="json", exclude={"journal"})
+        return self.model_dump(mode="json", exclude={"journal"}, warnings=False)
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -371,7 +371,7 @@ class ProblemRow(Row):
     journal: list[JournalRow] = []
 
     def fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"journal", "incidents"})
+        return self.model_dump(mode="json", exclude={"journal", "incidents"}, warnings=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
