@@ -4,8 +4,8 @@
 services' docstrings), not computed from the code under test: for each operation, the roles
 that may do it. Every other role, and a deactivated admin, must get `PermissionDenied` with
 nothing written (a whole-database footprint before and after); every listed role must succeed
-on a fresh target and leave its write behind. Per engine one database holds every case, so the
-matrix costs seconds, not a database per cell.
+on a target of its own (repeatable edits: in turn on one) and leave its write behind. Per
+engine one database holds every case, so the matrix costs seconds, not a database per cell.
 
 `test_every_operation_that_takes_a_user_is_in_the_matrix` keeps the table honest: it lists the
 public functions of `itsm_tui.services` that take an acting user and fails for any that is
@@ -156,7 +156,8 @@ RIGHTS: dict[str, Roles] = {
     "directory.set_escalation_group": ADMINS,
     "directory.add_group_member": ADMINS,
     # import and export (README "Import, export and backup")
-    "transfer_import.import_data": ADMINS,  # --dry-run too
+    "transfer_import.import_data": ADMINS,
+    "transfer_import.import_data[dry run]": ADMINS,  # writes nothing, but only for admins
     "transfer_export.export_rows": EVERYONE,  # a read, but refused to a deactivated user
 }
 
@@ -367,6 +368,14 @@ def candidate(w: World) -> str:
 def new_group(w: World) -> str:
     data = validate(directory.GroupCreate, name=w.unique("Team "))
     return directory.add_group(w.session, w["root"], w.clock, data).name
+
+
+def new_group_file(w: World) -> bytes:
+    """An export file with one group the desk does not have yet."""
+    group = {"name": w.unique("Imported ")}
+    return json.dumps(
+        {"format": FORMAT_NAME, "version": FORMAT_VERSION, "groups": [group]}
+    ).encode()
 
 
 def unread_for_everyone(w: World) -> dict[str, int]:
@@ -732,15 +741,18 @@ OPS: dict[str, Op] = {
         lambda w, who, group: directory.add_group_member(w.session, w[who], w.clock, group, "bob"),
     ),
     "transfer_import.import_data": Op(
-        lambda w: json.dumps(
-            {
-                "format": FORMAT_NAME,
-                "version": FORMAT_VERSION,
-                "groups": [{"name": w.unique("Imp ")}],
-            }
-        ).encode(),
+        new_group_file,
         lambda w, who, data: transfer_import.import_data(
             w.session, w[who], w.clock, data, source="groups.json"
+        ),
+    ),
+    "transfer_import.import_data[dry run]": Op(
+        new_group_file,
+        lambda w, who, data: transfer_import.import_data(
+            w.session, w[who], w.clock, data, source="groups.json", dry_run=True
+        ),
+        done=lambda w, who, _, report: _check(
+            report.dry_run and report.counts["groups"].created == 1  # type: ignore[attr-defined]
         ),
     ),
     "transfer_export.export_rows": Op(
