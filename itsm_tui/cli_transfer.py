@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from itsm_tui.cli import EXIT_OK
 from itsm_tui.output import printable
 from itsm_tui.services import backup, transfer_export, transfer_import
+from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.transfer_mapping import load_mapping
 from itsm_tui.services.transfer_schema import KINDS
 
@@ -68,7 +69,10 @@ def cmd_export(ctx: Context) -> int:
     if a.output is None:
         sys.stdout.write(text)
         return EXIT_OK
-    Path(a.output).write_text(text, encoding="utf-8", newline="")
+    target = Path(a.output)
+    if not target.parent.is_dir():
+        raise ValidationFailed(f"no directory {target.parent} for --output")
+    target.write_text(text, encoding="utf-8", newline="")
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     ctx.emit(
         f"Exported {summary} to {printable(a.output)}.",

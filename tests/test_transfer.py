@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from itsm_tui.clock import FixedClock
 from itsm_tui.domain.enums import ApprovalDecision
 from itsm_tui.services import changes, directory, freeze_windows, incidents, problems, slas
-from itsm_tui.services.errors import PermissionDenied
+from itsm_tui.services.errors import PermissionDenied, ValidationFailed
 from itsm_tui.services.transfer_export import export_rows, parse_kinds, render
 from itsm_tui.services.transfer_import import ImportRefused, import_data
 from itsm_tui.services.transfer_mapping import load_mapping
@@ -265,6 +265,19 @@ def test_only_admins_import_and_any_user_exports(desk: Desk, database: Database)
         )
     rows = export_rows(desk.session, desk["vic"], ["incidents"])
     assert len(rows["incidents"]) == 4
+
+    # A failure in the middle of the writes (after a new user was written) leaves nothing.
+    users = [
+        {"username": "zoe", "role": "agent", "groups": ["Network"]},
+        {"username": "root", "role": "agent"},  # the importing admin may not demote themself
+    ]
+    document = {"format": "itsm-tui-export", "version": 1, "users": users}
+    refused(
+        database,
+        ValidationFailed,
+        lambda: import_text(desk.session, desk.clock, json.dumps(document)),
+        match="changes your own account",
+    )
 
 
 def test_a_servicenow_csv_imports_through_the_shipped_mapping(

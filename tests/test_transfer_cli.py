@@ -78,6 +78,7 @@ def test_refusals_exit_2_or_4_list_every_problem_and_write_nothing(
     err = cli.run("export", "--format", "csv", "--what", "incidents,changes")
     assert err.code == 2 and "one kind per file" in err.err
     assert cli.run("export", "--what", "tickets").code == 2
+    assert cli.run("export", "-o", str(tmp_path / "no" / "desk.json")).code == 2
 
     document = json.loads(cli.ok("export", "--what", "incidents").out)
     document["incidents"][1]["urgency"] = 7
