@@ -5,6 +5,8 @@ before and after), print nothing on stdout, and say on stderr what was wrong.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -912,7 +914,7 @@ def stored_or_refused(cli: Cli, slot: Slot, value: str, *, as_json: bool) -> Non
 
 
 def settings_for_cli(test: Callable[..., None]) -> Callable[..., None]:
-    return fuzz_settings(60)(test)
+    return fuzz_settings(45)(test)
 
 
 @settings_for_cli
@@ -964,3 +966,55 @@ def test_nul_and_undecodable_text_are_refused_alike_on_both_engines(
         "title": hostile["title"].strip(),
         "description": hostile["description"],
     }
+
+
+# ---------------------------------------------------------------------------- import fuzz
+#
+# `itsm import FILE` reads bytes from a file: an incidents CSV as `itsm export` writes it, with
+# one cell replaced by a hostile value or raw bytes (invalid UTF-8, NUL, an encoded
+# surrogate) spliced in. Accepted: the value reads back exactly from a fresh export. Refused:
+# exit 2 with every problem listed and nothing written.
+
+IMPORT_TEXT_FIELDS = {"title": str.strip, "description": str, "caller": str.strip}
+BAD_BYTES = [b"\xff", b"\x00", b"\xc3\x28", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\r", b'"']
+
+
+def exported_incidents(cli: Cli) -> list[dict[str, str]]:
+    result = cli.ok("export", "--format", "csv", "--what", "incidents")
+    return list(csv.DictReader(io.StringIO(result.out, newline="")))
+
+
+@fuzz_settings(20)
+@given(data=st.data())
+def test_fuzz_import_stores_exactly_or_refuses(
+    cli: Cli, tmp_path: Path, data: st.DataObject
+) -> None:
+    rows = exported_incidents(cli)
+    field = data.draw(st.sampled_from([*IMPORT_TEXT_FIELDS, "impact", "opened_at"]), "field")
+    values = {"impact": NUMBERS, "opened_at": DATES}.get(field, nasty_text())
+    value = data.draw(values, "value")
+    row = data.draw(st.sampled_from(range(len(rows))), "row")
+    rows[row][field] = value
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    encoded = buffer.getvalue().encode("utf-8", "surrogatepass")
+    if data.draw(st.booleans(), "splice bytes"):
+        at = data.draw(st.integers(0, len(encoded)), "at")
+        encoded = encoded[:at] + data.draw(st.sampled_from(BAD_BYTES), "bytes") + encoded[at:]
+    path = tmp_path / "incidents.csv"
+    path.write_bytes(encoded)
+
+    before = db_state(cli.url)
+    result = run_any(cli, "root", ["import", str(path)])
+    assert "Traceback" not in result.err
+    event(f"import {field}: exit {result.code}")
+    if result.code != 0:
+        assert result.code == 2, (result.code, result.err)
+        assert db_state(cli.url) == before, "a refused import wrote"
+        assert result.err.startswith("itsm: error: ")
+        return
+    if field in IMPORT_TEXT_FIELDS and encoded.decode("utf-8", "replace") == buffer.getvalue():
+        stored = exported_incidents(cli)[row][field]
+        assert stored == IMPORT_TEXT_FIELDS[field](value), (value, stored)

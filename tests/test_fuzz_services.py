@@ -453,7 +453,7 @@ def names() -> st.SearchStrategy[str]:
     return nasty_text().map(lambda raw: raw[:16])
 
 
-@fuzz_settings(80)
+@fuzz_settings(60)
 @given(family=st.sampled_from(sorted(FAMILIES)), data=st.data())
 def test_every_service_input_is_stored_exactly_or_refused(
     database: Database, desk: Desk, family: str, data: st.DataObject
