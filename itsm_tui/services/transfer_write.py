@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 from itsm_tui.domain.enums import IncidentState, JournalKind
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.history import journal, record_write
-from itsm_tui.services.numbers import NUMBER_DIGITS
 from itsm_tui.services.slas import sync_clocks
 from itsm_tui.services.transfer_rows import (
     Index,
@@ -84,6 +83,8 @@ class Counts:
 
 @dataclass
 class Writer:
+    """Writes checked rows kind by kind, in dependency order, counting what it did."""
+
     session: Session
     actor: User
     now: datetime
@@ -394,6 +395,3 @@ def _parents_first(rows: list[IncidentRow]) -> list[IncidentRow]:
             current = by_number.get(current.parent) if current.parent else None
         ordered.extend(reversed(chain))
     return ordered
-
-
-__all__ = ["NUMBER_DIGITS", "Counts", "Writer"]
