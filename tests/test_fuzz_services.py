@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from itsm_tui.services import (
@@ -29,7 +29,7 @@ from itsm_tui.services import (
     reports,
     sla_admin,
 )
-from itsm_tui.services.errors import ValidationFailed
+from itsm_tui.services.errors import NotFound, ValidationFailed
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from tests.conftest import Desk
@@ -56,10 +56,12 @@ def stored_or_refused(
     try:
         result = call()
     except ValidationFailed as error:
+        event("refused")
         assert footprint(database) == before, f"refused ({error}) but wrote rows"
         assert must_accept is not True, f"refused good input: {error}"
         assert str(error), "a refusal says why"
         return False
+    event("accepted")
     assert must_accept is not False, f"accepted bad input: {expected!r}"
     with database.session() as fresh:
         assert read_back(fresh, result) == expected
@@ -136,7 +138,7 @@ CHANGE_TEXT = {
 
 
 def change_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
-    op = data.draw(st.sampled_from(["text", "window", "window", "note"]), "op")
+    op = data.draw(st.sampled_from(["text", "update", "window", "window", "note"]), "op")
     field = data.draw(st.sampled_from(sorted(CHANGE_TEXT)), "field")
     raw = data.draw(nasty_text(), "raw")
     start, end = data.draw(instants(), "start"), data.draw(instants(), "end")
@@ -155,6 +157,18 @@ def change_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
             lambda fresh, rec: getattr(changes.get_change(fresh, rec.number), field),
             normal(raw),
             ok(raw),
+        )
+    elif op == "update":
+        ok, normal = CHANGE_TEXT[field]
+        number = create().number
+        stored_or_refused(
+            database,
+            lambda: changes.update_change(
+                s, carl, clock, number, validate(changes.ChangeUpdate, **{field: raw})
+            ),
+            lambda fresh, rec: getattr(changes.get_change(fresh, number), field),
+            normal(raw),
+            None if normal(raw) in ("", "base") else ok(raw),  # unchanged: "nothing to change"
         )
     elif op == "window":
         # Accepted: both are aware, have a UTC form and come in order (checked by the
@@ -214,7 +228,7 @@ PROBLEM_TEXT = {
 
 
 def problem_and_search_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
-    op = data.draw(st.sampled_from(["create", "search", "queue"]), "op")
+    op = data.draw(st.sampled_from(["create", "update", "link", "search", "queue"]), "op")
     field = data.draw(st.sampled_from(sorted(PROBLEM_TEXT)), "field")
     raw = data.draw(nasty_text(), "raw")
     limit = data.draw(st.one_of(st.integers(-5, 5), st.sampled_from([1000, 1001, 2**63])), "limit")
@@ -232,6 +246,36 @@ def problem_and_search_inputs(database: Database, desk: Desk, data: st.DataObjec
             lambda fresh, rec: getattr(problems.get_problem(fresh, rec.number), field),
             normal(raw),
             ok(raw),
+        )
+    elif op == "update":
+        ok, normal = PROBLEM_TEXT[field]
+        number = problems.create_problem(
+            s, desk["sue"], clock, validate(problems.ProblemCreate, title="base")
+        ).number
+        stored_or_refused(
+            database,
+            lambda: problems.update_problem(
+                s, desk["sue"], clock, number, validate(problems.ProblemUpdate, **{field: raw})
+            ),
+            lambda fresh, rec: getattr(problems.get_problem(fresh, number), field),
+            normal(raw),
+            None if normal(raw) in ("", "base") else ok(raw),  # unchanged: "nothing to change"
+        )
+    elif op == "link":
+        # Numbers as typed: odd ones are refused (unknown incident), real ones link. NUL is
+        # left out here: see test_a_nul_in_a_looked_up_number_is_not_found_on_both_engines.
+        number = problems.create_problem(
+            s, desk["sue"], clock, validate(problems.ProblemCreate, title="base")
+        ).number
+        incident = make(desk).number
+        typed = raw.replace("\x00", "") if "\x00" in raw else raw
+        wanted = data.draw(st.sampled_from([incident, f" {incident.lower()} ", typed]), "number")
+        stored_or_refused(
+            database,
+            lambda: problems.link_incidents(s, desk["sue"], clock, number, [wanted]),
+            lambda fresh, rec: incidents.get_incident(fresh, incident).problem,
+            number,
+            None,
         )
     elif op == "search":
         # Reads never write and never fail on odd text: they match nothing or refuse.
@@ -460,7 +504,25 @@ def test_every_service_input_is_stored_exactly_or_refused(
 ) -> None:
     """One database per engine for every example: a family of inputs at random, each
     example's record made fresh (names may collide: a duplicate is refused like any other)."""
+    event(family)
     FAMILIES[family](database, desk, data)
+
+
+def test_a_nul_in_a_looked_up_number_is_not_found_on_both_engines(
+    database: Database, desk: Desk, request: pytest.FixtureRequest
+) -> None:
+    """Service functions that look a record up by a number or name as given (get_incident,
+    link_incidents, get_change, group_by_name, ...) pass it straight to SQL. SQLite finds
+    nothing (NotFound); PostgreSQL cannot compare a text with NUL and raises a DataError (a
+    crash, exit 1 from a caller that does not refuse NUL first, as the CLI now does). Pinned
+    as a strict xfail on PostgreSQL until lookups refuse NUL at the edge."""
+    if database.engine.dialect.name == "postgresql":
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="lookups pass NUL to PostgreSQL (DataError)")
+        )
+    make(desk)
+    with pytest.raises(NotFound):
+        incidents.get_incident(desk.session, "INC\x000001")
 
 
 def test_the_oracle_accepts_and_refuses_at_the_limits() -> None:
