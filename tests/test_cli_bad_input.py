@@ -757,6 +757,11 @@ TEXT_SLOTS = [
     Slot(("change", "note", CHG, "{}"), "carl", None),
     Slot(("change", "approve", CHG, "--comment", "{}"), "sue", _approval),
     Slot(("change", "list", "--service", "{}"), "carl", _read),
+    Slot(("change", "update", CHG, "--test-plan", "{}"), "carl", _exact("test_plan")),
+    Slot(("change", "reject", CHG, "--comment", "{}"), "vic", None),  # a viewer: exit 4
+    Slot(("incident", "list", "--state", "{}"), "alice", _read),
+    Slot(("problem", "list", "--search", "{}"), "alice", _read),
+    Slot(("calendar", "update", "24x7", "--holidays", "{}"), "root", None),
     Slot(("problem", "new", "--title", "{}"), "sue", _field("title")),
     Slot(("problem", "update", PRB, "--workaround", "{}"), "sue", _exact("workaround")),
     Slot(("problem", "link", PRB, "{}"), "sue", None),
