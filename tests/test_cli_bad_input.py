@@ -1023,3 +1023,16 @@ def test_fuzz_import_stores_exactly_or_refuses(
     if field in IMPORT_TEXT_FIELDS and encoded.decode("utf-8", "replace") == buffer.getvalue():
         stored = exported_incidents(cli)[row][field]
         assert stored == IMPORT_TEXT_FIELDS[field](value), (value, stored)
+
+
+def test_an_imported_time_with_no_utc_form_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """0001-01-01T00:00+01:00 falls before year 1 in UTC: converting it overflowed (a
+    traceback); now it is a line-numbered refusal like any other bad cell."""
+    rows = exported_incidents(cli)
+    rows[0]["opened_at"] = "0001-01-01T00:00:00+01:00"
+    path = tmp_path / "early.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    refused(cli, "root", ["import", str(path)], 2, "out of range")

@@ -10,6 +10,8 @@ One database per engine serves all the examples of a test; records pile up acros
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from itsm_tui import services as services_package
 from itsm_tui.services import (
     changes,
     directory,
@@ -30,7 +33,7 @@ from itsm_tui.services import (
     sla_admin,
 )
 from itsm_tui.services.errors import NotFound, ValidationFailed
-from itsm_tui.services.validation import validate
+from itsm_tui.services.validation import Input, validate
 from itsm_tui.store.database import Database
 from tests.conftest import Desk
 from tests.fuzz_inputs import (
@@ -560,3 +563,53 @@ def test_a_long_name_is_announced_on_both_engines(
     )
     with database.session() as fresh:
         assert name in [g.name for g in directory.list_groups(fresh)]
+
+
+def _input_models() -> list[type[Input]]:
+    """Every service input model, found by walking Input's subclasses once every service
+    module is imported."""
+    for module in pkgutil.iter_modules(services_package.__path__):
+        importlib.import_module(f"{services_package.__name__}.{module.name}")
+    found: list[type[Input]] = []
+    pending = list(Input.__subclasses__())
+    while pending:
+        model = pending.pop()
+        found.append(model)
+        pending.extend(model.__subclasses__())
+    return sorted(found, key=lambda model: (model.__module__, model.__qualname__))
+
+
+INPUT_MODELS = _input_models()
+JUNK = st.one_of(
+    nasty_text(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=8),
+    st.lists(st.one_of(st.integers(), nasty_text(8)), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    instants(),
+)
+
+
+@fuzz_settings(300)
+@given(model=st.sampled_from(INPUT_MODELS), data=st.data())
+def test_wrong_types_and_junk_never_escape_as_anything_but_validation_failed(
+    model: type[Input], data: st.DataObject
+) -> None:
+    """Every input model, any field (or an unknown one), any junk: the edge answers with
+    the model or with ValidationFailed, never another exception a caller would not catch."""
+    names = sorted(model.model_fields)
+    chosen = data.draw(st.lists(st.sampled_from([*names, "no_such_field"]), max_size=4))
+    values = {name: data.draw(JUNK, name) for name in chosen}
+    try:
+        validate(model, **values)
+    except ValidationFailed as error:
+        assert str(error)
+
+
+def test_the_input_models_were_found() -> None:
+    names = {model.__name__ for model in INPUT_MODELS}
+    assert {"IncidentCreate", "ChangeCreate", "ProblemCreate", "FreezeCreate"} <= names
+    assert {"UserCreate", "ConfigItemCreate", "CalendarInput", "PolicyInput"} <= names

@@ -34,7 +34,14 @@ from itsm_tui.domain.enums import (
 )
 from itsm_tui.domain.priority import priority_for
 from itsm_tui.services.directory import MaintenanceText, Username
-from itsm_tui.services.validation import Input, LongText, Name, ShortText, Title
+from itsm_tui.services.validation import (
+    Input,
+    LongText,
+    Name,
+    ShortText,
+    Title,
+    in_utc_range,
+)
 
 FORMAT_NAME = "itsm-tui-export"
 FORMAT_VERSION = 1
@@ -43,7 +50,7 @@ FORMAT_VERSION = 1
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2026-03-02T09:00:00Z)")
-    return value.astimezone(UTC)
+    return in_utc_range(value).astimezone(UTC)
 
 
 # An instant, stored and written in UTC: `2026-03-02T09:00:00Z`.
