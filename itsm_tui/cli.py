@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from itsm_tui import output
 from itsm_tui.clock import Clock, SystemClock
-from itsm_tui.config import ConfigError, Settings, resolve_settings
+from itsm_tui.config import MAX_AUTO_CLOSE_DAYS, ConfigError, Settings, resolve_settings
 from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.domain.enums import (
     Criticality,
@@ -41,7 +41,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
-MAX_AUTO_CLOSE_DAYS = 3650  # ten years; far beyond it a timedelta overflows
 
 
 @dataclass

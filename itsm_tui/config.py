@@ -26,6 +26,9 @@ DEFAULT_DB_FILE = "itsm.sqlite"
 DEMO_DB_FILE = "demo.sqlite"
 
 
+MAX_AUTO_CLOSE_DAYS = 3650  # ten years; far beyond it the evaluator's timedelta overflows
+
+
 class ConfigError(ValueError):
     """config.toml exists but cannot be used; the message names the file and the problem."""
 
@@ -100,7 +103,7 @@ def load_file_config(path: Path | None = None) -> FileConfig:
             "(allowed keys: database_url, user, timezone, auto_close_days, cab_moderate_quorum, "
             "cab_high_quorum)"
         ) from error
-    except (tomllib.TOMLDecodeError, OSError) as error:
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error
 
 
@@ -145,6 +148,9 @@ def resolve_settings(
         or login_name()
     )
     timezone = _given(environ.get(TIMEZONE_ENV)) or _lazy_file_timezone(from_file)
+    if url is not None:
+        _check_storable(url, f"the database URL (from {source})")
+    _check_storable(username, "the user name (from --user, ITSM_USER or config.toml)")
     return Settings(
         database_url=url or default_url or default_database_url(),
         username=username.lower(),
@@ -180,17 +186,29 @@ def _auto_close_days(environ: Mapping[str, str], from_file: Callable[[], FileCon
             value = None
         return 7 if value is None else _non_negative(value, "config.toml auto_close_days")
     try:
-        return _non_negative(int(text), AUTO_CLOSE_ENV)
+        days = int(text)
     except ValueError:
         raise ConfigError(
             f"{AUTO_CLOSE_ENV} must be a whole number of days, not {text!r}"
         ) from None
+    return _non_negative(days, AUTO_CLOSE_ENV)
 
 
 def _non_negative(value: int, source: str) -> int:
-    if value < 0:
-        raise ConfigError(f"{source} must be 0 (never) or more days, not {value}")
+    if not 0 <= value <= MAX_AUTO_CLOSE_DAYS:
+        raise ConfigError(f"{source} must be 0 (never) to {MAX_AUTO_CLOSE_DAYS} days, not {value}")
     return value
+
+
+def _check_storable(value: str, what: str) -> None:
+    """An environment variable or file holding undecodable bytes (lone surrogates) or NUL
+    would fail deep in a driver; say which setting is wrong instead."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} is not valid UTF-8") from None
+    if "\x00" in value:
+        raise ConfigError(f"{what} may not contain NUL characters")
 
 
 def _valid_zone(name: str) -> str:

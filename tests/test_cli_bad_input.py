@@ -17,6 +17,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from itsm_tui.clock import FixedClock
+from itsm_tui.config import config_file
 from itsm_tui.store.database import Database
 from tests.cli_helpers import Cli, Result, build_desk, copy_database, db_state, nothing_written
 from tests.conftest import Desk
@@ -1036,3 +1037,41 @@ def test_an_imported_time_with_no_utc_form_is_refused(cli: Cli, tmp_path: Path) 
         writer.writeheader()
         writer.writerows(rows)
     refused(cli, "root", ["import", str(path)], 2, "out of range")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "config", "says"),
+    [
+        ("ITSM_USER", "al\udcffice", None, "user name (from --user, ITSM_USER"),
+        ("ITSM_DATABASE_URL", "sqlite:////tmp/\udcff.sqlite", None, "ITSM_DATABASE_URL) is not"),
+        ("ITSM_AUTO_CLOSE_DAYS", "99999999999", None, "to 3650 days"),
+        (None, None, b'user = "al\xffice"\n', "can't decode byte 0xff"),
+        (None, None, b'database_url = "sqlite:////tmp/a\\u0000b"\n', "NUL"),
+        (None, None, b"auto_close_days = 99999999\n", "to 3650 days"),
+    ],
+    ids=["env-user", "env-url", "env-auto-close", "config-bytes", "config-nul-url", "config-days"],
+)
+def test_settings_from_the_environment_or_config_toml_are_refused_cleanly(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str | None,
+    value: str | None,
+    config: bytes | None,
+    says: str,
+) -> None:
+    """Undecodable bytes, NUL and out-of-range numbers from the environment or config.toml
+    used to end in a traceback (exit 1); they are bad input like a flag (exit 2)."""
+    if variable is not None:
+        monkeypatch.setenv(variable, str(value))
+    if config is not None:
+        config_file().parent.mkdir(parents=True, exist_ok=True)
+        config_file().write_bytes(config)
+    argv = ["incident", "list"]
+    if variable != "ITSM_DATABASE_URL" and b"database_url" not in (config or b""):
+        argv = ["--db", cli.url, *argv]
+    if variable != "ITSM_USER" and not (config or b"").startswith(b"user"):
+        argv = ["--user", "alice", *argv]
+    with nothing_written(cli.url):
+        result = cli.raw(*argv)
+    assert (result.code, result.out) == (2, ""), result.err
+    assert says in result.err and "Traceback" not in result.err
