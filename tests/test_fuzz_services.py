@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from itsm_tui import services as services_package
 from itsm_tui.services import (
+    change_history,
     changes,
     directory,
     freeze_windows,
@@ -613,3 +614,19 @@ def test_the_input_models_were_found() -> None:
     names = {model.__name__ for model in INPUT_MODELS}
     assert {"IncidentCreate", "ChangeCreate", "ProblemCreate", "FreezeCreate"} <= names
     assert {"UserCreate", "ConfigItemCreate", "CalendarInput", "PolicyInput"} <= names
+
+
+@fuzz_settings(60)
+@given(
+    fragment=st.one_of(
+        nasty_text(),
+        st.text(st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=4),
+        st.sampled_from(["²", "INC²", "chg①", "٣", "INC0000001", " 1 ", "0", "00"]),
+    )
+)
+def test_number_search_takes_any_fragment(database: Database, desk: Desk, fragment: str) -> None:
+    """The palette's number lookups get whatever was typed: superscripts and circled digits
+    pass str.isdigit() but not int() (they raised ValueError, e.g. '²' on an AZERTY
+    keyboard); any fragment finds a list, perhaps empty."""
+    assert isinstance(queue.find_by_number(desk.session, fragment), list)
+    assert isinstance(change_history.find_changes(desk.session, fragment), list)

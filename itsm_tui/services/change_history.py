@@ -52,7 +52,8 @@ def find_changes(session: Session, fragment: str, *, limit: int = 10) -> list[Ch
     """Changes whose number contains `fragment` ("7", "chg07", "CHG0000007"): the exact
     number first, then the newest that contain its digits. Not digits: nothing."""
     cleaned = fragment.strip().upper().removeprefix("CHG")
-    if not cleaned.isdigit():
+    # isdigit() alone takes '²' and '①', which int() refuses
+    if not (cleaned.isascii() and cleaned.isdigit()):
         return []
     digits = cleaned.lstrip("0") or "0"
     exact = f"CHG{int(digits):07d}"

@@ -366,7 +366,8 @@ def find_by_number(session: Session, fragment: str, *, limit: int = 10) -> list[
     """Incidents whose number contains `fragment` ("42", "inc0042", "INC0000042"): the one
     whose number is exactly that comes first, then the newest that contain its digits."""
     cleaned = fragment.strip().upper().removeprefix("INC")
-    if not cleaned.isdigit():
+    # isdigit() alone takes '²' and '①', which int() refuses
+    if not (cleaned.isascii() and cleaned.isdigit()):
         return []
     digits = cleaned.lstrip("0") or "0"
     exact = f"INC{int(digits):07d}"
