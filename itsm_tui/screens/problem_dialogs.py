@@ -255,7 +255,8 @@ def incident_numbers(typed: str) -> list[str]:
             continue
         part = part.upper()
         digits = part.removeprefix("INC")
-        found.append(f"INC{int(digits):07d}" if digits.isdigit() else part)
+        ascii_digits = digits.isascii() and digits.isdigit()  # not '²', which int() refuses
+        found.append(f"INC{int(digits):07d}" if ascii_digits else part)
     return list(dict.fromkeys(found))
 
 

@@ -117,7 +117,7 @@ def _words(text: str) -> tuple[str, ...]:
 
 def _percents(text: str) -> tuple[int, ...]:
     parts = [p.strip().removesuffix("%") for p in text.replace(";", ",").split(",") if p.strip()]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdigit() for p in parts):  # '²' passes isdigit(), not int()
         raise ValidationFailed("warnings: whole percentages joined with ',', e.g. '50, 75, 90'")
     return tuple(int(p) for p in parts)
 
@@ -413,7 +413,7 @@ class WhatIfDialog(ServiceCallDialog[PolicyRecord]):
             response = form.text("response")
             resolution = form.text("resolution")
             days = form.text("days")
-            if not days.isdigit() or not 1 <= int(days) <= 3660:
+            if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3660:
                 raise ValidationFailed("days of history: a whole number from 1 to 3660")
             data: dict[str, object] = {"policy": self.record.name}
             if response:

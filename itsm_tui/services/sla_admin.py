@@ -221,7 +221,7 @@ def _actions(spec: str) -> dict[int, tuple[EscalationAction, ...]]:
     result: dict[int, tuple[EscalationAction, ...]] = {}
     for piece in (p.strip() for p in value.split(";")):
         percent, equals, names = (p.strip() for p in piece.partition("="))
-        if not equals or not percent.isdigit():
+        if not equals or not (percent.isascii() and percent.isdigit()):
             raise ValueError(f"cannot read actions '{piece}'; expected {ACTIONS_FORMAT}")
         threshold = int(percent)
         if threshold in result:
