@@ -1,6 +1,7 @@
-"""Numbers, durations, percentages and hours typed as text, wherever the desk reads them (the
-SLA admin parsers, the policy editor, the problem link dialog): any text gives a value or a
-`ValidationFailed` that says what was expected, never another exception.
+"""Numbers, durations, percentages, hours and times typed as text, wherever the desk reads
+them (the SLA admin parsers, the policy editor, the problem link dialog, the change form's
+times): any text gives a value or a refusal that says what was expected, never another
+exception.
 
 Unicode digits are the trap: '²' and '①' pass `str.isdigit()` but `int()` refuses them
 (ValueError); a French keyboard types '²' with one key. Numbers are ASCII digits.
@@ -8,9 +9,12 @@ Unicode digits are the trap: '²' and '①' pass `str.isdigit()` but `int()` ref
 
 from __future__ import annotations
 
-from hypothesis import given
+from datetime import timedelta
+
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from itsm_tui.screens.change_time import parse_local
 from itsm_tui.screens.problem_dialogs import incident_numbers
 from itsm_tui.screens.sla_policy_dialogs import _percents
 from itsm_tui.services import sla_admin
@@ -39,6 +43,28 @@ def test_typed_numbers_give_a_value_or_a_clear_refusal(typed: str) -> None:
         sla_admin.parse_hours(typed)
     except ValidationFailed as error:
         assert str(error)
+
+
+@fuzz_settings(100)
+@given(
+    typed=st.one_of(
+        nasty_text(),
+        st.datetimes().map(lambda moment: moment.strftime("%Y-%m-%d %H:%M")),
+        st.sampled_from(["0001-01-01 00:30", "9999-12-31 23:59", "2026-03-29 02:30", "²"]),
+    ),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati"]),
+)
+@example(typed="0001-01-01 00:30", zone="Europe/Berlin")
+@example(typed="9999-12-31 23:59", zone="America/New_York")
+def test_a_typed_window_time_is_an_instant_or_a_sentence(typed: str, zone: str) -> None:
+    """The change form's planned times: an aware UTC instant, None for blank, or a
+    ValueError the form shows; 0001-01-01 00:30 in Berlin overflowed (OverflowError)."""
+    try:
+        moment = parse_local(typed, zone)
+    except ValueError as error:
+        assert str(error)
+        return
+    assert moment is None or moment.utcoffset() == timedelta(0)
 
 
 def test_superscript_digits_are_text_not_numbers() -> None:

@@ -45,7 +45,10 @@ def parse_local(text: str, zone_name: str) -> datetime | None:
             raise ValueError(f"not a time: write {INPUT_HINT}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(zone_name))
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01 00:30 in Berlin is before year 1 in UTC
+        raise ValueError("out of range: the time falls outside years 1 to 9999 in UTC") from None
 
 
 def input_text(moment: datetime | None, zone_name: str) -> str:
