@@ -199,6 +199,11 @@ class _Period(Input):
     def _ordered(self) -> Self:
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise ValueError("--from must be before --to")
+        if (self.start or _EARLIEST) >= _LATEST or (self.end or _LATEST) <= _EARLIEST:
+            raise ValueError(
+                f"give a period between {_EARLIEST.date().isoformat()} and "
+                f"{_LATEST.date().isoformat()}"
+            )
         return self
 
     def window(self) -> conflicts.Window | None:

@@ -125,6 +125,8 @@ EDGE_INSTANTS: list[Any] = [
     datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5))),  # after 9999
     datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
     datetime(1, 1, 1, tzinfo=UTC),
+    datetime(8999, 12, 31, 23, 0, tzinfo=UTC),  # the last hour a plan may name
+    datetime(1900, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=-12))),
     datetime(2026, 3, 2, 10, 0),  # no zone
     "2026-03-02",
     "2026-03-02T10:00",

@@ -390,6 +390,27 @@ BAD_INPUT = [
     ),
     pytest.param(
         "carl",
+        ["change", "list", "--from", "9999-12-30"],
+        "give a period between 0001-01-02 and 9999-12-30",
+        id="change-list-from-the-last-day",
+    ),
+    pytest.param(
+        "carl",
+        [
+            "change",
+            "new",
+            "--title",
+            "t",
+            "--start",
+            "9999-01-01T00:00Z",
+            "--end",
+            "9999-01-02T00:00Z",
+        ],
+        "plan between the years 1900 and 8999",
+        id="change-planned-in-9999",
+    ),
+    pytest.param(
+        "carl",
         [
             "freeze",
             "add",

@@ -177,14 +177,16 @@ def change_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
     elif op == "window":
         # Accepted: both are aware, have a UTC form and come in order (checked by the
         # service); stored as the same instants.
+        ci = _maintained(desk)
         stored_or_refused(
             database,
-            lambda: create(planned_start=start, planned_end=end),
+            lambda: create(planned_start=start, planned_end=end, cis=(ci,)),
             lambda fresh, rec: (
                 changes.get_change(fresh, rec.number).planned_start,
                 changes.get_change(fresh, rec.number).planned_end,
+                type(changes.change_conflicts(fresh, rec.number)),  # walks the windows
             ),
-            (_instant(start), _instant(end)),
+            (_instant(start), _instant(end), list),
             None if _aware(start) and _aware(end) else False,
         )
     else:
@@ -195,6 +197,49 @@ def change_inputs(database: Database, desk: Desk, data: st.DataObject) -> None:
             lambda fresh, _: _last_change_note(fresh, number),
             raw,
             multiline_ok(raw, required=True),
+        )
+
+
+def _maintained(desk: Desk) -> str:
+    """vpn-gw-01 with a weekly maintenance window in the zone furthest ahead of UTC, so a
+    change on it walks maintenance occurrences around its window (set once)."""
+    window = "Sun 02:00-06:00 Pacific/Kiritimati"
+    found = directory.list_config_items(desk.session, "VPN")
+    if window not in next(c.maintenance for c in found if c.name == "vpn-gw-01"):
+        data = validate(directory.ConfigItemUpdate, maintenance=(window,))
+        directory.update_config_item(desk.session, desk["root"], desk.clock, "vpn-gw-01", data)
+    return "vpn-gw-01"
+
+
+def test_a_plan_at_the_edge_of_the_range_checks_its_conflicts(desk: Desk) -> None:
+    """Conflict checks walk maintenance windows a few days around a plan in the CI's zone: a
+    plan in year 9999 overflowed there (change show, conflicts, schedule crashed), so plans
+    stop at 8999; the last hour of 8999 still works, the first of 9999 is refused."""
+    cis = (_maintained(desk),)
+    carl = desk["carl"]
+    data = validate(
+        freeze_windows.FreezeCreate,
+        name="end of plans",
+        starts_at=datetime(8999, 12, 31, 20, tzinfo=UTC),
+        ends_at=datetime(8999, 12, 31, 23, 59, tzinfo=UTC),
+    )
+    freeze_windows.add_freeze(desk.session, carl, desk.clock, data)
+    last = validate(
+        changes.ChangeCreate,
+        title="last hour",
+        cis=cis,
+        planned_start=datetime(8999, 12, 31, 22, tzinfo=UTC),
+        planned_end=datetime(8999, 12, 31, 23, tzinfo=UTC),
+    )
+    number = changes.create_change(desk.session, carl, desk.clock, last).number
+    found = changes.change_conflicts(desk.session, number)
+    assert [type(c).__name__ for c in found]  # the freeze at least, and no overflow
+    with pytest.raises(ValidationFailed, match="plan between the years 1900 and 8999"):
+        validate(
+            changes.ChangeCreate,
+            title="too late",
+            planned_start=datetime(9999, 1, 1, tzinfo=UTC),
+            planned_end=datetime(9999, 1, 2, tzinfo=UTC),
         )
 
 

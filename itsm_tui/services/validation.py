@@ -103,10 +103,18 @@ def describe_validation_error(error: Exception) -> str:
     return "; ".join(parts)
 
 
+# What a plan may name: conflict checks walk weekly maintenance windows and freezes around a
+# planned window, in every zone, so a plan needs room on both sides of it in the calendar.
+PLANNING_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2026-03-02T22:00+00:00)")
-    return in_utc_range(value)
+    earliest, latest = PLANNING_RANGE
+    if not earliest <= in_utc_range(value) < latest:
+        raise ValueError(f"plan between the years {earliest.year} and {latest.year - 1}")
+    return value
 
 
 def in_utc_range(value: datetime) -> datetime:
@@ -119,5 +127,6 @@ def in_utc_range(value: datetime) -> datetime:
     return value
 
 
-# An instant with its zone: a bare local time is ambiguous for anyone in another zone.
+# An instant with its zone, for plans (change windows, freezes): a bare local time is
+# ambiguous for anyone in another zone.
 AwareDateTime = Annotated[datetime, AfterValidator(_aware)]
