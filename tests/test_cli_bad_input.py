@@ -1096,3 +1096,18 @@ def test_settings_from_the_environment_or_config_toml_are_refused_cleanly(
         result = cli.raw(*argv)
     assert (result.code, result.out) == (2, ""), result.err
     assert says in result.err and "Traceback" not in result.err
+
+
+def test_an_imported_plan_beyond_the_planning_range_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """A change window in year 9999 crashed every conflict check on it; an import may not
+    bring one in either."""
+    exported = cli.ok("export", "--format", "csv", "--what", "changes").out
+    rows = list(csv.DictReader(io.StringIO(exported, newline="")))
+    rows[0]["planned_start"] = "9999-12-31T20:00:00Z"
+    rows[0]["planned_end"] = "9999-12-31T23:00:00Z"
+    path = tmp_path / "late.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    refused(cli, "root", ["import", str(path)], 2, "plan between the years 1900 and 8999")

@@ -40,6 +40,7 @@ from itsm_tui.services.validation import (
     Name,
     ShortText,
     Title,
+    in_planning_range,
     in_utc_range,
 )
 
@@ -55,6 +56,8 @@ def _utc(value: datetime) -> datetime:
 
 # An instant, stored and written in UTC: `2026-03-02T09:00:00Z`.
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
+# A change window or freeze: within the range a plan typed at the CLI or in the TUI may name.
+PlannedTime = Annotated[UtcTime, AfterValidator(in_planning_range)]
 IncidentNumber = Annotated[str, StringConstraints(pattern=r"^INC\d{7,12}$")]
 ChangeNumber = Annotated[str, StringConstraints(pattern=r"^CHG\d{7,12}$")]
 ProblemNumber = Annotated[str, StringConstraints(pattern=r"^PRB\d{7,12}$")]
@@ -183,8 +186,8 @@ class FreezeWindowRow(Row):
 
     name: Name
     service: Name | None = None  # None: every service
-    starts_at: UtcTime
-    ends_at: UtcTime
+    starts_at: PlannedTime
+    ends_at: PlannedTime
     reason: LongText = ""
     created_by: Name | None = None
 
@@ -298,8 +301,8 @@ class ChangeRow(Row):
     backout_possible: bool = True
     service: Name | None = None
     cis: list[Name] = []
-    planned_start: UtcTime | None = None
-    planned_end: UtcTime | None = None
+    planned_start: PlannedTime | None = None
+    planned_end: PlannedTime | None = None
     description: LongText = ""
     justification: LongText = ""
     implementation_plan: LongText = ""

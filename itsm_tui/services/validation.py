@@ -111,6 +111,11 @@ PLANNING_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2026-03-02T22:00+00:00)")
+    return in_planning_range(value)
+
+
+def in_planning_range(value: datetime) -> datetime:
+    """Refuse an aware instant outside PLANNING_RANGE (as ValueError, for validators)."""
     earliest, latest = PLANNING_RANGE
     if not earliest <= in_utc_range(value) < latest:
         raise ValueError(f"plan between the years {earliest.year} and {latest.year - 1}")
