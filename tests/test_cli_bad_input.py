@@ -1098,16 +1098,27 @@ def test_settings_from_the_environment_or_config_toml_are_refused_cleanly(
     assert says in result.err and "Traceback" not in result.err
 
 
-def test_an_imported_plan_beyond_the_planning_range_is_refused(cli: Cli, tmp_path: Path) -> None:
-    """A change window in year 9999 crashed every conflict check on it; an import may not
-    bring one in either."""
-    exported = cli.ok("export", "--format", "csv", "--what", "changes").out
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("changes", {"planned_start": "9999-12-31T20:00Z", "planned_end": "9999-12-31T23:00Z"}),
+        ("incidents", {"number": "INC0000090", "opened_at": "9999-12-31T23:00:00Z"}),
+        ("incidents", {"number": "INC0000091", "opened_at": "1800-01-01T00:00:00Z"}),
+    ],
+    ids=["change-window-9999", "incident-opened-9999", "incident-opened-1800"],
+)
+def test_imported_times_beyond_the_range_are_refused(
+    cli: Cli, tmp_path: Path, kind: str, fields: dict[str, str]
+) -> None:
+    """A change window in year 9999 crashed every conflict check on it and an incident
+    opened then crashed the import itself (its SLA due time overflowed): imported times keep
+    to the years typed plans keep to."""
+    exported = cli.ok("export", "--format", "csv", "--what", kind).out
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))
-    rows[0]["planned_start"] = "9999-12-31T20:00:00Z"
-    rows[0]["planned_end"] = "9999-12-31T23:00:00Z"
-    path = tmp_path / "late.csv"
+    rows[0].update(fields, updated_at=fields.get("opened_at", rows[0]["updated_at"]))
+    path = tmp_path / "far.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
-    refused(cli, "root", ["import", str(path)], 2, "plan between the years 1900 and 8999")
+        writer.writerows(rows[:1])
+    refused(cli, "root", ["import", str(path)], 2, "between the years 1900 and 8999")

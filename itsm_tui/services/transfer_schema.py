@@ -35,12 +35,12 @@ from itsm_tui.domain.enums import (
 from itsm_tui.domain.priority import priority_for
 from itsm_tui.services.directory import MaintenanceText, Username
 from itsm_tui.services.validation import (
+    PLANNING_RANGE,
     Input,
     LongText,
     Name,
     ShortText,
     Title,
-    in_planning_range,
     in_utc_range,
 )
 
@@ -51,13 +51,16 @@ FORMAT_VERSION = 1
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2026-03-02T09:00:00Z)")
-    return in_utc_range(value).astimezone(UTC)
+    earliest, latest = PLANNING_RANGE
+    if not earliest <= in_utc_range(value) < latest:
+        # SLA due times and conflict checks compute days around a record's times: far out
+        # they overflow, so imported times keep to the range typed plans keep to.
+        raise ValueError(f"give a time between the years {earliest.year} and {latest.year - 1}")
+    return value.astimezone(UTC)
 
 
 # An instant, stored and written in UTC: `2026-03-02T09:00:00Z`.
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
-# A change window or freeze: within the range a plan typed at the CLI or in the TUI may name.
-PlannedTime = Annotated[UtcTime, AfterValidator(in_planning_range)]
 IncidentNumber = Annotated[str, StringConstraints(pattern=r"^INC\d{7,12}$")]
 ChangeNumber = Annotated[str, StringConstraints(pattern=r"^CHG\d{7,12}$")]
 ProblemNumber = Annotated[str, StringConstraints(pattern=r"^PRB\d{7,12}$")]
@@ -186,8 +189,8 @@ class FreezeWindowRow(Row):
 
     name: Name
     service: Name | None = None  # None: every service
-    starts_at: PlannedTime
-    ends_at: PlannedTime
+    starts_at: UtcTime
+    ends_at: UtcTime
     reason: LongText = ""
     created_by: Name | None = None
 
@@ -301,8 +304,8 @@ class ChangeRow(Row):
     backout_possible: bool = True
     service: Name | None = None
     cis: list[Name] = []
-    planned_start: PlannedTime | None = None
-    planned_end: PlannedTime | None = None
+    planned_start: UtcTime | None = None
+    planned_end: UtcTime | None = None
     description: LongText = ""
     justification: LongText = ""
     implementation_plan: LongText = ""
