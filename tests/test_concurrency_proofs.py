@@ -187,6 +187,8 @@ def check_attempt(
             problems.append(f"{label}: refused note ({outcome}) was journaled")
         if outcome == "ValidationFailed" and facts.final[number]["state"] not in FINAL:
             problems.append(f"{label}: note refused on an incident that never ended")
+        elif outcome == "Conflict" and "busy" not in attempt["message"]:
+            problems.append(f"{label}: a note (no version) refused as stale: {attempt['message']}")
         elif outcome not in (OK, "ValidationFailed", "Conflict"):
             problems.append(f"{label}: unexpected {outcome}: {attempt['message']}")
         if outcome == OK and facts.events[(number, "work_note", at)] != 1:
