@@ -1006,8 +1006,8 @@ def _launch_wall(args: argparse.Namespace, settings: Settings, clock: Clock) -> 
     views = tuple(view.strip() for view in args.views.split(",") if view.strip())
     if not views or any(view not in VIEWS for view in views):
         raise ConfigError(f"--views takes a comma-separated list of {', '.join(VIEWS)}")
-    if not args.rotate > 0:
-        raise ConfigError("--rotate takes a number of seconds above 0")
+    if not args.rotate >= 1:  # NaN, 0, and 1e-9 (a rotation that spins a CPU) are refused
+        raise ConfigError("--rotate takes a number of seconds, at least 1")
     database = _open(settings)
     try:
         with database.session() as session:

@@ -444,6 +444,8 @@ BAD_INPUT = [
         "time zone",
         id="freeze-without-zone",
     ),
+    pytest.param("vic", ["wall", "--rotate", "1e-9"], "at least 1", id="wall-spinning-rotation"),
+    pytest.param("vic", ["wall", "--rotate", "nan"], "at least 1", id="wall-nan-rotation"),
     pytest.param(
         "root",
         ["worker", "--once", "--auto-close-days", "9999999999"],
