@@ -328,11 +328,11 @@ def cmd_worker(ctx: Context) -> int:
         a.auto_close_days = ctx.settings.auto_close_days
     if (
         not math.isfinite(a.interval)
-        or not 0 < a.interval <= 86_400
+        or not 1 <= a.interval <= 86_400  # below a second the loop would spin a CPU
         or not 0 <= a.auto_close_days <= MAX_AUTO_CLOSE_DAYS
     ):
         raise ValidationFailed(
-            "--interval must be between 0 and 86400 seconds and --auto-close-days between 0 "
+            "--interval must be between 1 and 86400 seconds and --auto-close-days between 0 "
             f"and {MAX_AUTO_CLOSE_DAYS}"
         )
 

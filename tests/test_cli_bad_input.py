@@ -445,6 +445,9 @@ BAD_INPUT = [
         id="freeze-without-zone",
     ),
     pytest.param("vic", ["wall", "--rotate", "1e-9"], "at least 1", id="wall-spinning-rotation"),
+    pytest.param(
+        "root", ["worker", "--interval", "1e-9"], "between 1 and 86400", id="worker-spinning"
+    ),
     pytest.param("vic", ["wall", "--rotate", "nan"], "at least 1", id="wall-nan-rotation"),
     pytest.param(
         "root",
