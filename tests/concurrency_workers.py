@@ -1,6 +1,6 @@
 """Code that runs in other processes for the concurrency and crash-safety tests.
 
-`random_writer` is the body of one of the N spawned processes of
+`random_writer` is the body of one of the N writer processes of
 `test_concurrency_proofs.py`: it assigns, moves and notes the shared incidents at random,
 each field write with `expect_version` from its last read, and logs every attempt with the
 outcome the read predicted, so the test can judge every acceptance and every refusal.
@@ -9,8 +9,9 @@ outcome the read predicted, so the test can judge every acceptance and every ref
 `test_crash_safety.py` kills with SIGKILL: it writes incidents, notes and updates without
 pause and prints a line for each one only after its commit returned.
 
-Both are plain module-level functions so the "spawn" start method can import them: a forked
-child would inherit the parent's SQLAlchemy engines and their open connections.
+Both are plain module-level functions so the "forkserver" (or "spawn") start method can
+import them: a child forked from the test process would inherit its SQLAlchemy engines and
+their open connections.
 """
 
 from __future__ import annotations
