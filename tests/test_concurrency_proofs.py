@@ -14,7 +14,9 @@ outcome its read predicted. Afterwards:
   refused note met an incident that ended (closed/cancelled are final);
 - per incident, the audit trail replayed old -> new chains without a gap and ends at the
   final state, field by field, and the versions of accepted writes are 2, 3, ... final;
-- `itsm sla verify` (through the CLI) finds every SLA clock equal to its replay.
+- `itsm sla verify` (through the CLI) finds every SLA clock equal to its replay;
+- a feed reader polling during the run (ids after the last one seen, as clients do) saw every
+  event: ids commit in order on both engines.
 
 ITSM_CONCURRENCY_PROCESSES (default 8) and ITSM_CONCURRENCY_SECONDS (default 2.5) tune it.
 """
@@ -25,6 +27,7 @@ import json
 import multiprocessing
 import os
 import re
+import threading
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
@@ -41,6 +44,7 @@ from itsm_tui.services.history import audit_value
 from itsm_tui.services.incident_changes import load_incident
 from itsm_tui.services.incident_views import audited_fields
 from itsm_tui.store.database import Database
+from itsm_tui.store.feed import events_since, latest_event_id
 from itsm_tui.store.models import AuditEntry, FeedEvent, Incident, JournalEntry
 from tests.cli_helpers import Cli
 from tests.concurrency_workers import OK, WriterSpec, random_writer
@@ -82,18 +86,63 @@ def run_writers(database: Database, numbers: list[str], tmp_path: Path) -> list[
         for index in range(PROCESSES)
     ]
     processes = [context.Process(target=random_writer, args=(spec, barrier)) for spec in specs]
+    listener = LiveReader(database)
     for process in processes:
         process.start()
     try:
         barrier.wait(timeout=120)
+        listener.start()
         for process in processes:
             process.join(timeout=SECONDS + 120)
     finally:
+        listener.stop()
         for process in processes:
             if process.is_alive():
                 process.kill()
     assert [p.exitcode for p in processes] == [0] * PROCESSES, "a writer process failed"
+    listener.check_saw_every_event()
     return [a for spec in specs for a in json.loads(Path(spec.log_path).read_text())]
+
+
+class LiveReader:
+    """A feed reader polling while the writers run, as every client's listener does: it asks
+    for events after the last id it saw. If ids committed out of order (a lower id committing
+    after a higher one was read), it would skip that event for good; it must see them all."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        with database.session() as session:
+            self.start_id = self.last_id = latest_event_id(session)
+        self.seen: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._read()
+            time.sleep(0.02)
+
+    def _read(self) -> None:
+        with self.database.session() as session:
+            while events := events_since(session, self.last_id, limit=1000):
+                self.seen += [e.id for e in events if e.id is not None]
+                self.last_id = self.seen[-1]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def check_saw_every_event(self) -> None:
+        self._read()  # the tail written after its last poll
+        with self.database.session() as session:
+            stored = [e.id for e in events_since(session, self.start_id, limit=1_000_000)]
+        skipped = sorted(set(stored) - set(self.seen))
+        assert skipped == [], f"a live feed reader skipped events {skipped[:20]}"
+        assert len(self.seen) == len(stored) > 0
 
 
 class Facts:
