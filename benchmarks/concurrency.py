@@ -19,16 +19,17 @@ What it does and why:
   case: audit rows, feed event, SLA clock sync, one transaction.
 - Feed latency: a listener process runs `workers.feed_listener.FeedListener` as the app does
   (`wait()` when the listener has it: woken by LISTEN/NOTIFY on PostgreSQL, polling every
-  POLL_INTERVAL_S on SQLite; else `poll()` every POLL_INTERVAL_S) and stamps each batch;
-  this process writes a note to a different incident every 40-120 ms (random, so writes
-  fall anywhere in the poll cycle) and stamps each commit the moment COMMIT returns (an
-  `after_commit` hook). Latency is batch stamp minus commit stamp for the first batch naming
-  the incident after the write began; a batch stamped before the writer's commit stamp (the
-  writer was paused by the scheduler right after its commit) counts as 0 ms and is counted.
+  POLL_INTERVAL_S on SQLite; else, or with --poll, `poll()` every POLL_INTERVAL_S) and
+  stamps each batch; this process writes a note to a different incident every 40-120 ms
+  (random, so writes fall anywhere in the poll cycle) and stamps each commit the moment
+  COMMIT returns (an `after_commit` hook). Latency is batch stamp minus commit stamp for the
+  first batch naming the incident after the write began; a batch stamped before the writer's
+  commit stamp (the writer was paused by the scheduler right after its commit) counts as
+  0 ms and is counted.
 Both processes read the same wall clock (time.time); the machine's load average is printed,
 as other processes move these figures.
 
-    python benchmarks/concurrency.py [--quick] [--postgres URL] [--no-postgres]
+    python benchmarks/concurrency.py [--quick] [--postgres URL] [--no-postgres] [--poll]
 """
 
 from __future__ import annotations
@@ -238,11 +239,11 @@ def throughput(
 # ---------------------------------------------------------------------------- feed latency
 
 
-def listener(url: str, ready: Any, stop: Any, out: Any) -> None:
+def listener(url: str, force_poll: bool, ready: Any, stop: Any, out: Any) -> None:
     """Stamp every feed batch as the app's listener would receive it."""
     database = open_database(url, migrate=False)
     feed = FeedListener(database)
-    wait = getattr(feed, "wait", None)
+    wait = None if force_poll else getattr(feed, "wait", None)
     seen: list[tuple[float, list[str]]] = []
     ready.set()
     while not stop.is_set():
@@ -259,10 +260,12 @@ def listener(url: str, ready: Any, stop: Any, out: Any) -> None:
 
 
 def feed_latency(
-    context: Any, url: str, numbers: list[str], samples: int
+    context: Any, url: str, numbers: list[str], samples: int, force_poll: bool
 ) -> tuple[str, list[float]]:
     ready, stop, out = context.Event(), context.Event(), context.Queue()
-    process = context.Process(target=listener, args=(url, ready, stop, out), daemon=True)
+    process = context.Process(
+        target=listener, args=(url, force_poll, ready, stop, out), daemon=True
+    )
     process.start()
     assert ready.wait(timeout=300), "the listener did not start"
     database = open_database(url, migrate=False)
@@ -307,7 +310,9 @@ def percentile(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------------------- main
 
 
-def measure(context: Any, engine: str, url: str, seconds: float, samples: int) -> dict[str, Any]:
+def measure(
+    context: Any, engine: str, url: str, seconds: float, samples: int, force_poll: bool
+) -> dict[str, Any]:
     print(f"{engine}: seeding ...", file=sys.stderr, flush=True)
     numbers = seed(url)
     figures: dict[str, Any] = {}
@@ -320,7 +325,7 @@ def measure(context: Any, engine: str, url: str, seconds: float, samples: int) -
         figures[f"{engine}_{writers}w_refused_count"] = result["refused"]
         figures[f"{engine}_{writers}w_error_count"] = result["errors"]
     print(f"{engine}: feed latency over {samples} writes ...", file=sys.stderr, flush=True)
-    mode, raw = feed_latency(context, url, numbers, samples)
+    mode, raw = feed_latency(context, url, numbers, samples, force_poll)
     latencies = [max(0.0, x) for x in raw]
     figures[f"{engine}_feed_mode"] = mode
     figures[f"{engine}_feed_p50_ms"] = round(1000 * percentile(latencies, 0.5), 1)
@@ -360,6 +365,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 s per level, 60 latency samples")
     parser.add_argument("--postgres", help=f"server URL (default: ${POSTGRES_ENV})")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--poll", action="store_true", help="listener polls every POLL_INTERVAL_S, never waits"
+    )
     parser.add_argument("--seconds", type=float, help="per writer level (default 5)")
     parser.add_argument("--samples", type=int, help="feed latency writes (default 200)")
     args = parser.parse_args()
@@ -372,11 +380,11 @@ def main() -> None:
     figures: dict[str, Any] = {"load_avg_1min": round(load, 2), "cpus": os.cpu_count()}
     engines = ["sqlite"]
     with sqlite_database() as url:
-        figures |= measure(context, "sqlite", url, seconds, samples)
+        figures |= measure(context, "sqlite", url, seconds, samples, args.poll)
     if postgres:
         engines.append("postgres")
         with postgres_database(postgres) as url:
-            figures |= measure(context, "postgres", url, seconds, samples)
+            figures |= measure(context, "postgres", url, seconds, samples, args.poll)
     print_table(figures, engines)
     print(f"load average {load:.2f} on {os.cpu_count()} CPUs before the run")
     print(json.dumps(figures))
