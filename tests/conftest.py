@@ -23,6 +23,7 @@ from itsm_tui.services import directory
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.models import User
+from tests.pg_pool import PostgresPool
 
 POSTGRES_ENV = "ITSM_TEST_POSTGRES_URL"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -63,10 +64,14 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+_POOLS: dict[str, PostgresPool] = {}  # template name -> its clones, per test process
+
+
 @pytest.fixture(scope="session")
 def _postgres_template() -> Iterator[str | None]:
-    """One migrated PostgreSQL database per test process, cloned with CREATE DATABASE ...
-    TEMPLATE for each test that wants a migrated database (tens of milliseconds)."""
+    """One migrated PostgreSQL database per test process. Tests that want a migrated database
+    get a clone from its pool (tests/pg_pool.py): cloned once with CREATE DATABASE ...
+    TEMPLATE, then reset to the template's state after each test and handed out again."""
     base = postgres_base_url()
     if base is None:
         yield None
@@ -77,16 +82,29 @@ def _postgres_template() -> Iterator[str | None]:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         open_database(_database_url(base, name)).dispose()
+        _POOLS[name] = PostgresPool(base, name)
         yield name
     finally:
+        pool = _POOLS.pop(name, None)
+        if pool is not None:
+            pool.close()
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
 def _postgres_database_url(base: str, template: str | None) -> Iterator[str]:
-    """A throwaway database per test (empty, or a clone of the migrated template), so tests
-    never see each other's rows and can run in parallel on one server."""
+    """A throwaway database per test (empty, or in the migrated template's state), so tests
+    never see each other's rows and can run in parallel on one server. Migrated ones come
+    from the template's pool and go back to it, reset, when the generator finishes."""
+    pool = _POOLS.get(template) if template else None
+    if pool is not None:
+        pooled = pool.acquire()
+        try:
+            yield _database_url(base, pooled)
+        finally:
+            pool.release(pooled)
+        return
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = _admin_engine(base)
     clause = f' TEMPLATE "{template}"' if template else ""
