@@ -18,6 +18,10 @@ from itsm_tui.widgets.record_table import RecordTable
 from tests.conftest import Desk, seed_directory
 
 
+# Workers that run as long as the app (the PostgreSQL feed listener): never waited for.
+LIFELONG_WORKERS = frozenset({"feed-listen"})
+
+
 def seeded_desk(url: str, clock: FixedClock) -> tuple[Database, Desk]:
     """A database with SLA defaults and the small test directory. The caller closes
     `desk.session` and disposes the database."""
@@ -50,6 +54,8 @@ async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
     for _ in range(rounds):
         await pilot.pause()
         for worker in list(pilot.app.workers):
+            if worker.group in LIFELONG_WORKERS:
+                continue
             with contextlib.suppress(WorkerCancelled):
                 await worker.wait()
         await pilot.pause()

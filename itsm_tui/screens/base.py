@@ -15,6 +15,7 @@ from textual.widgets import Footer
 from itsm_tui.screens.context import desk
 from itsm_tui.widgets.desk_header import DeskHeader
 from itsm_tui.widgets.major_banner import MajorBanner
+from itsm_tui.workers.feed_health import LinkStatus
 
 ResultT = TypeVar("ResultT")
 
@@ -49,6 +50,10 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
         if signal is not None:
             signal.subscribe(self, self._show_unread)
             self._show_unread(getattr(self.app, "unread", 0))
+        link = getattr(self.app, "link_changed", None)
+        if link is not None:
+            link.subscribe(self, self._show_link)
+            self._show_link(self.app.link_status)  # type: ignore[attr-defined]
 
     def _tick_header(self) -> None:
         now = desk(self.app).clock.now()
@@ -56,3 +61,6 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
 
     def _show_unread(self, count: int) -> None:
         self.query_one(DeskHeader).unread = count
+
+    def _show_link(self, status: LinkStatus) -> None:
+        self.query_one(DeskHeader).link_text = status.text

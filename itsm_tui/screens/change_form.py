@@ -36,6 +36,7 @@ from itsm_tui.screens.change_dialogs import ChangeConflictDialog
 from itsm_tui.screens.change_time import INPUT_HINT, input_text, parse_local, zone
 from itsm_tui.screens.conflict_dialog import ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
+from itsm_tui.screens.failures import failure_text
 from itsm_tui.screens.form_checks import checked
 from itsm_tui.screens.form_choices import (
     NOBODY,
@@ -547,7 +548,7 @@ class ChangeFormScreen(DeskScreen[str | None]):
         if event.state is WorkerState.ERROR:
             if event.worker.group == "change-form-save":
                 self.saving = False
-            self.show_error(f"Something went wrong: {event.worker.error}")
+            self.show_error(failure_text(event.worker.error))
 
     # ------------------------------------------------------------------ saving
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from textual.app import App
 
 from itsm_tui.screens.context import desk
 from itsm_tui.services.errors import Conflict, ServiceError
+from itsm_tui.services.tx import database_failure
 
 R = TypeVar("R")
 R_contra = TypeVar("R_contra", contravariant=True)
@@ -47,6 +49,12 @@ def write_and_report(
         return
     except ServiceError as error:
         form.app.call_from_thread(form.save_failed, error)
+        return
+    except SQLAlchemyError as error:
+        lost = database_failure(error)
+        if lost is None:
+            raise
+        form.app.call_from_thread(form.save_failed, lost)  # the form keeps its content
         return
     form.app.call_from_thread(form.saved, record)
 

@@ -33,6 +33,7 @@ from itsm_tui.domain.priority import priority_for
 from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.conflict_dialog import ConflictDialog, ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
+from itsm_tui.screens.failures import failure_text
 from itsm_tui.screens.form_checks import checked
 from itsm_tui.services import directory, incidents, known_errors
 from itsm_tui.services.errors import Conflict, ServiceError
@@ -567,7 +568,7 @@ class IncidentFormScreen(DeskScreen[str | None]):
         if event.state is WorkerState.ERROR:
             if event.worker.group == "incident-form-save":
                 self.saving = False
-            self.show_error(f"Something went wrong: {event.worker.error}")
+            self.show_error(failure_text(event.worker.error))
 
     # ------------------------------------------------------------------ saving
 

@@ -30,6 +30,7 @@ from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.change_dialogs import ChangeConflictDialog
 from itsm_tui.screens.conflict_dialog import ConflictResolution, ConflictRow
 from itsm_tui.screens.context import desk
+from itsm_tui.screens.failures import failure_text
 from itsm_tui.screens.form_checks import checked
 from itsm_tui.screens.form_choices import (
     NOBODY,
@@ -368,7 +369,7 @@ class ProblemFormScreen(DeskScreen[str | None]):
         if event.state is WorkerState.ERROR:
             if event.worker.group == "problem-form-save":
                 self.saving = False
-            self.show_error(f"Something went wrong: {event.worker.error}")
+            self.show_error(failure_text(event.worker.error))
 
     # ------------------------------------------------------------------ saving
 

@@ -27,3 +27,10 @@ class PermissionDenied(ServiceError):
 
 class Conflict(ServiceError):
     exit_code = 5
+
+
+class Unavailable(ServiceError):
+    """The database cannot be reached (server down, connection lost, file gone). Nothing was
+    written; the same call can simply be tried again once it is back."""
+
+    exit_code = 1

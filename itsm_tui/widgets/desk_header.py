@@ -1,4 +1,5 @@
-"""The header every desk screen shares: where you are, who you are, unread inbox, the time.
+"""The header every desk screen shares: where you are, who you are, unread inbox, the time,
+and "reconnecting…" while the database is unreachable.
 
 The time comes from the app's injected clock (Textual's own Header reads the wall clock, which
 would make snapshots drift).
@@ -16,6 +17,7 @@ from itsm_tui.display import user_text
 class DeskHeader(Static):
     unread: reactive[int] = reactive(0)
     now_text: reactive[str] = reactive("")
+    link_text: reactive[str] = reactive("")  # empty while the database link is up
 
     def __init__(self, section: str, *, user: str, role: str, database: str) -> None:
         super().__init__(id="desk-header")
@@ -33,6 +35,8 @@ class DeskHeader(Static):
         line.append(f" ({self.role}) │ ")
         line.append_text(user_text(self.database))
         right = Text()
+        if self.link_text:
+            right.append(f" ⚠ {self.link_text} ", style="bold reverse red")
         if self.unread:
             right.append(f" ✉ {self.unread} unread ", style="bold reverse")
         else:

@@ -1,0 +1,186 @@
+"""Live updates across clients: PostgreSQL wakes listeners at the writer's commit (and not
+before), feed ids commit in order, `FeedListener.wait` hands over a write on both engines,
+and the app rides out a lost database: "reconnecting…" in the header, a save that fails
+clearly and keeps the form, recovery without a restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from itsm_tui.clock import FixedClock
+from itsm_tui.domain.enums import RecordType
+from itsm_tui.screens.incident_form import IncidentFormScreen
+from itsm_tui.services import directory, history, incidents
+from itsm_tui.services.tx import transaction
+from itsm_tui.services.validation import validate
+from itsm_tui.store.database import Database
+from itsm_tui.store.feed import events_since
+from itsm_tui.store.feed_notify import FeedNotifications
+from itsm_tui.widgets.desk_header import DeskHeader
+from itsm_tui.workers.feed_listener import FeedListener
+from tests.conftest import Desk
+from tests.tui_helpers import app_for, settle
+
+
+def postgres_only(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY and the server-side connection cut are PostgreSQL's")
+
+
+def new_incident(desk: Desk, title: str) -> str:
+    data = validate(incidents.IncidentCreate, title=title, impact=3, urgency=3)
+    return incidents.create_incident(desk.session, desk["alice"], desk.clock, data).number
+
+
+def later(seconds: float, action: Callable[[], Any]) -> threading.Thread:
+    def run() -> None:
+        time.sleep(seconds)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_wait_hands_over_another_clients_write(desk: Desk, database: Database) -> None:
+    listener = FeedListener(database)
+    try:
+        assert listener.wait(0.05) is None  # nothing happened
+        writer = later(0.1, lambda: new_incident(desk, "Printer jam"))
+        batch = listener.wait(10)
+        writer.join()
+        assert batch is not None and batch.created == ("INC0000001",)
+    finally:
+        listener.close()
+
+
+def test_notify_is_sent_at_commit_not_before(desk: Desk, database: Database) -> None:
+    postgres_only(database)
+    notifications = FeedNotifications(database.url)
+    try:
+        notifications.connect()
+        with database.session() as session, transaction(session):
+            alice = session.get(type(desk["alice"]), desk["alice"].id)
+            history.publish(
+                session,
+                record_type=RecordType.USER,
+                record_id=1,
+                action="update",
+                actor=alice,
+                at=desk.clock.now(),
+            )
+            session.flush()
+            assert notifications.wait(0.2) is False  # still uncommitted: nobody is woken
+        assert notifications.wait(5) is True
+    finally:
+        notifications.close()
+
+
+def test_feed_events_commit_in_id_order(desk: Desk, database: Database) -> None:
+    """A writer that took its feed id first commits first: the second writer waits for the
+    write-order lock, so a reader asking for `id > last_seen` cannot skip a late commit."""
+    postgres_only(database)
+    number = new_incident(desk, "Mail down")
+    second_done: list[float] = []
+
+    def second_writer() -> None:
+        with database.session() as session:
+            alice = directory.find_user(session, "alice")
+            assert alice is not None
+            incidents.add_note(session, alice, desk.clock, number, "second")
+        second_done.append(time.monotonic())
+
+    with database.session() as session, transaction(session):
+        history.publish(
+            session,
+            record_type=RecordType.USER,
+            record_id=1,
+            action="update",
+            actor=None,
+            at=desk.clock.now(),
+        )
+        session.flush()
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        time.sleep(0.5)
+        assert second_done == []  # blocked behind the first writer's lock
+    thread.join(timeout=30)
+    assert second_done
+    with database.session() as session:
+        events = events_since(session, 0)
+    assert [e.record_type for e in events[-2:]] == ["user", "incident"]
+
+
+# ------------------------------------------------------------------ the app, cut off
+
+
+@contextmanager
+def cut_off(url: str) -> Iterator[None]:
+    """Refuse new connections to the database and kill the open ones, as a server restart
+    or a dropped network would; restore on leaving."""
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await pilot.pause(0.1)
+
+
+def link_text(pilot: Pilot[Any]) -> str:
+    return pilot.app.screen.query_one(DeskHeader).link_text
+
+
+async def test_the_app_reconnects_and_a_save_while_cut_off_keeps_the_form(
+    desk: Desk, database: Database, clock: FixedClock
+) -> None:
+    postgres_only(database)
+    desk.session.close()
+    app = app_for(database.url, clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        results: list[str | None] = []
+        form = IncidentFormScreen(None)
+        await app.push_screen(form, results.append)
+        await settle(pilot)
+        form.query_one("#field-title", Input).value = "VPN drops every hour"
+        with cut_off(database.url):
+            await until(pilot, lambda: link_text(pilot).startswith("reconnecting…"))
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: not form.saving)
+            shown = str(form.query_one("#form-error", Static).render())
+            assert "cannot be reached" in shown and "nothing was saved" in shown.lower()
+            assert app.screen is form and results == []
+            assert form.read_form().title == "VPN drops every hour"
+        await until(pilot, lambda: link_text(pilot) == "")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results))
+    with database.session() as session:
+        assert incidents.get_incident(session, results[0] or "").title == "VPN drops every hour"
