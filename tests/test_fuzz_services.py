@@ -590,19 +590,10 @@ def test_the_oracle_accepts_and_refuses_at_the_limits() -> None:
     assert datetime(2026, 1, 1, tzinfo=UTC) == _instant("2026-01-01T00:00+00:00")
 
 
-def test_a_long_name_is_announced_on_both_engines(
-    database: Database, desk: Desk, request: pytest.FixtureRequest
-) -> None:
-    """Names may be 100 characters, but the feed event that announces a directory or SLA
-    record carries the name in feed_events.record_number, VARCHAR(16): PostgreSQL refuses
-    the write with a DataError (exit 1 from the CLI), SQLite ignores the length. Pinned as a
-    strict xfail on PostgreSQL until the column is widened (a migration), so the fix shows."""
-    if database.engine.dialect.name == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, reason="feed_events.record_number is VARCHAR(16) (needs a migration)"
-            )
-        )
+def test_a_long_name_is_announced_on_both_engines(database: Database, desk: Desk) -> None:
+    """Names may be 100 characters, and the feed event that announces a directory or SLA
+    record carries the name in feed_events.record_number: PostgreSQL refused the write while
+    the column was VARCHAR(16) (SQLite ignores lengths); migration 0009 widened it."""
     name = "Database Administration Team"
     directory.add_group(
         desk.session, desk["root"], desk.clock, validate(directory.GroupCreate, name=name)

@@ -374,7 +374,8 @@ class FeedEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     record_type: str = Field(sa_column=Column(String(20), nullable=False))
     record_id: int = Field(sa_column=Column(Integer, nullable=False))
-    record_number: str | None = Field(default=None, sa_column=Column(String(16)))
+    # an INC/CHG/PRB number, or the name of a directory or SLA record
+    record_number: str | None = Field(default=None, sa_column=Column(String(120)))
     action: str = Field(sa_column=Column(String(30), nullable=False))
     actor_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id")))
     at: datetime = Field(sa_column=_utc(nullable=False))
