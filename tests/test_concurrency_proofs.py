@@ -18,9 +18,9 @@ outcome its read predicted. Afterwards:
 - a feed reader polling during the run (ids after the last one seen, as clients do) saw every
   event: ids commit in order on both engines.
 
-A strict xfail pins a hazard this proof cannot reach (its field writes all carry
-expect_version): a write that read the clock before another write committed replays out of
-order in the SLA clocks.
+One more test covers a hazard the proof cannot reach (its field writes all carry
+expect_version): a write that read the clock before another write committed must still land
+after it in time, so the SLA clocks and their replay keep commit order.
 
 ITSM_CONCURRENCY_PROCESSES (default 8) and ITSM_CONCURRENCY_SECONDS (default 2.5) tune it.
 """
@@ -340,13 +340,6 @@ def test_concurrent_writers_lose_nothing_and_refuse_only_stale_or_invalid_writes
     assert report["mismatches"] == [] and report["clocks_checked"] >= INCIDENTS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services read `now` before taking the row lock, and the SLA replay orders an "
-    "incident's history by `at`: a write that read the clock first but committed second "
-    "(possible without expect_version: CLI without --expect-version, bulk actions, the SLA "
-    "evaluator) replays as if it came first; sla verify agrees, since it replays the same way",
-)
 def test_a_write_that_read_the_clock_before_an_earlier_commit_keeps_the_sla_clocks_true(
     desk: Desk,
 ) -> None:

@@ -28,6 +28,9 @@ def audit_value(value: object) -> str | None:
     return str(value)
 
 
+_WRITE_ORDER_KEY = "itsm_write_order"
+
+
 def lock_write_order(session: Session) -> AuditChainHead:
     """Lock the audit chain's head row for the rest of the transaction and return it fresh.
 
@@ -35,12 +38,17 @@ def lock_write_order(session: Session) -> AuditChainHead:
     commit order: the chain never forks and, on PostgreSQL, feed ids never commit out of
     order (SQLite's single writer gives both already; the lock costs it one read).
     """
+    transaction = session.get_transaction()
+    held = session.info.get(_WRITE_ORDER_KEY)
+    if held is not None and held[0] is transaction:
+        return held[1]  # locked already; its in-memory values are the newest (maybe unflushed)
     head = session.exec(
         select(AuditChainHead)
         .where(AuditChainHead.id == 1)
         .with_for_update()
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True)  # not a copy left from an earlier one
     ).one()
+    session.info[_WRITE_ORDER_KEY] = (transaction, head)
     return head
 
 

@@ -121,7 +121,12 @@ def apply_changes(
     expect_version: int | None = None,
 ) -> None:
     """Validate `changes` against permissions and the workflow, then write them, one audit row
-    per changed field and one feed event. Raises before writing anything on refusal."""
+    per changed field and one feed event. Raises before writing anything on refusal.
+
+    `now` never goes back before the incident's last change: a writer that read the clock
+    and then waited for the lock behind another (no expect_version) is written just after
+    it, so the history, its SLA clocks and their replay keep commit order."""
+    now = max(now, incident.updated_at)
     # One UPDATE per write: lookups below must not flush half-applied changes (each flush
     # would bump the version).
     with session.no_autoflush:
