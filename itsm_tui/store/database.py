@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from itsm_tui.store.engine import describe_url, make_engine, normalise_url, session_factory
+from itsm_tui.store.engine import (
+    SQLITE_BEGIN_OPTION,
+    describe_url,
+    make_engine,
+    normalise_url,
+    session_factory,
+)
 from itsm_tui.store.migrate import upgrade_to_head
 
 
@@ -57,7 +64,17 @@ def ensure_statistics(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
-    with engine.connect() as connection:
+    try:
+        _analyse_once(engine)
+    except OperationalError as error:
+        if "locked" not in str(error.orig).lower():
+            raise
+        # Other clients kept writing past the busy timeout; statistics are an optimisation,
+        # so this open goes on without them and a later one gathers them.
+
+
+def _analyse_once(engine: Engine) -> None:
+    with engine.connect() as connection:  # a plain read: most opens stop here
         known = connection.exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
         ).scalar()
@@ -69,6 +86,9 @@ def ensure_statistics(engine: Engine) -> None:
                 return
         if not connection.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM incidents)").scalar():
             return  # nothing to measure yet; the first open with incidents does it
+    # IMMEDIATE: a deferred transaction that writes (ANALYZE) fails at once, whatever the
+    # busy timeout, when another client committed since it began.
+    with engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) as connection:
         connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         connection.exec_driver_sql("ANALYZE")
         connection.commit()
