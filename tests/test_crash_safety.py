@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from itsm_tui.clock import SystemClock
 from itsm_tui.domain.enums import JournalKind, RecordType
 from itsm_tui.services import incidents, slas
+from itsm_tui.services.audit_verify import verify_audit_chain
 from itsm_tui.services.sla_verify import verify_clocks
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
@@ -177,6 +178,8 @@ def check_nothing_half_written(database: Database) -> None:
         ]
         report = verify_clocks(session, SystemClock().now())  # the writer's clock
         assert report.mismatches == [], [m.describe() for m in report.mismatches]
+        chain = verify_audit_chain(session, SystemClock().now())  # no torn chain either
+        assert chain.ok and chain.entries_checked == chain.chain_length, chain.breaks
 
 
 def check_next_write(database: Database) -> None:
