@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -159,34 +159,42 @@ def _freezes(session: Session, index: Index) -> list[Row]:
     return [freeze_row(w, index) for w in windows]
 
 
+def _records(
+    session: Session,
+    index: Index,
+    model: type[Incident | Change | Problem],
+    record_type: RecordType,
+    row_of: Callable[..., Row],
+    lists: Sequence[dict[int, list[Any]]] = (),
+) -> list[Row]:
+    """Every record of one kind by number, as `row_of(record, index, *its lists, journal)`.
+    Incidents, changes and problems are all exported so: each list and the journals are read
+    in one query for the whole kind (not one per record) and handed to each row."""
+    notes = journals(session, record_type, index)
+    items = session.exec(select(model).order_by(col(model.number))).all()
+    return [
+        row_of(
+            item,
+            index,
+            *(by_id.get(item.id or 0, []) for by_id in lists),
+            notes.get(item.id or 0, []),
+        )
+        for item in items
+    ]
+
+
 def _incidents(session: Session, index: Index) -> list[Row]:
-    notes = journals(session, RecordType.INCIDENT, index)
-    items = session.exec(select(Incident).order_by(col(Incident.number))).all()
-    return [incident_row(i, index, notes.get(i.id or 0, [])) for i in items]
+    return _records(session, index, Incident, RecordType.INCIDENT, incident_row)
 
 
 def _changes(session: Session, index: Index) -> list[Row]:
-    notes = journals(session, RecordType.CHANGE, index)
-    cis, votes = change_cis(session, index), approvals(session, index)
-    items = session.exec(select(Change).order_by(col(Change.number))).all()
-    return [
-        change_row(
-            c, index, cis.get(c.id or 0, []), votes.get(c.id or 0, []), notes.get(c.id or 0, [])
-        )
-        for c in items
-    ]
+    lists = [change_cis(session, index), approvals(session, index)]
+    return _records(session, index, Change, RecordType.CHANGE, change_row, lists)
 
 
 def _problems(session: Session, index: Index) -> list[Row]:
-    notes = journals(session, RecordType.PROBLEM, index)
-    cis, linked = problem_cis(session, index), problem_incidents(session, index)
-    items = session.exec(select(Problem).order_by(col(Problem.number))).all()
-    return [
-        problem_row(
-            p, index, cis.get(p.id or 0, []), linked.get(p.id or 0, []), notes.get(p.id or 0, [])
-        )
-        for p in items
-    ]
+    lists = [problem_cis(session, index), problem_incidents(session, index)]
+    return _records(session, index, Problem, RecordType.PROBLEM, problem_row, lists)
 
 
 _READERS = {

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from itsm_tui.domain.enums import RecordType
 from itsm_tui.services.directory import maintenance_labels
 from itsm_tui.services.transfer_schema import (
+    ROW_MODELS,
     ApprovalRow,
     ChangeRow,
     ConfigItemRow,
@@ -43,6 +44,19 @@ from itsm_tui.store.models import (
     Service,
     User,
 )
+
+# The stored model of each kind. A kind's row `KEY` (username, name or number) is also its
+# model's unique column: the index reads names by it and the import finds a row's record by it.
+STORE_MODELS: dict[str, type[SQLModel]] = {
+    "users": User,
+    "groups": Group,
+    "services": Service,
+    "cis": ConfigItem,
+    "freeze_windows": FreezeWindow,
+    "incidents": Incident,
+    "changes": Change,
+    "problems": Problem,
+}
 
 
 @dataclass
@@ -76,20 +90,22 @@ class Index:
 
     @classmethod
     def load(cls, session: Session) -> Index:
-        def names(model: type, attr: str) -> Names:
+        def names(kind: str) -> Names:
+            model = STORE_MODELS[kind]
             result = Names()
-            for row_id, name in session.exec(select(model.id, getattr(model, attr))).all():  # type: ignore[attr-defined]
+            query = select(model.id, getattr(model, ROW_MODELS[kind].KEY))  # type: ignore[attr-defined]
+            for row_id, name in session.exec(query).all():
                 result.add(row_id, name)
             return result
 
         return cls(
-            users=names(User, "username"),
-            groups=names(Group, "name"),
-            services=names(Service, "name"),
-            cis=names(ConfigItem, "name"),
-            incidents=names(Incident, "number"),
-            changes=names(Change, "number"),
-            problems=names(Problem, "number"),
+            users=names("users"),
+            groups=names("groups"),
+            services=names("services"),
+            cis=names("cis"),
+            incidents=names("incidents"),
+            changes=names("changes"),
+            problems=names("problems"),
         )
 
 
@@ -135,35 +151,41 @@ def journals(
     return result
 
 
+def names_by_owner(
+    session: Session, owner: Any, target: Any, names: Names, only: int | None = None
+) -> dict[int, list[str]]:
+    """The `names` of each owner's targets, sorted, by owner id, from a link table's
+    `owner` and `target` id columns (of every owner, or `only` that one). A user's groups and
+    a change's or a problem's CIs are all such a link, read in one query for a whole export,
+    or for one record when the import compares it."""
+    result: dict[int, list[str]] = defaultdict(list)
+    query = select(owner, target)
+    if only is not None:
+        query = query.where(owner == only)
+    for owner_id, target_id in session.exec(query).all():
+        result[owner_id].append(names.by_id[target_id])
+    return {owner_id: sorted(found) for owner_id, found in result.items()}
+
+
 def memberships(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
     """Group names by user id (of every user, or `only` that one)."""
-    result: dict[int, list[str]] = defaultdict(list)
-    query = select(GroupMembership.user_id, GroupMembership.group_id)
-    if only is not None:
-        query = query.where(GroupMembership.user_id == only)
-    for user_id, group_id in session.exec(query).all():
-        result[user_id].append(index.groups.by_id[group_id])
-    return {user_id: sorted(names) for user_id, names in result.items()}
+    return names_by_owner(
+        session, GroupMembership.user_id, GroupMembership.group_id, index.groups, only
+    )
 
 
 def change_cis(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
-    result: dict[int, list[str]] = defaultdict(list)
-    query = select(ChangeConfigItem.change_id, ChangeConfigItem.ci_id)
-    if only is not None:
-        query = query.where(ChangeConfigItem.change_id == only)
-    for change_id, ci_id in session.exec(query).all():
-        result[change_id].append(index.cis.by_id[ci_id])
-    return {k: sorted(v) for k, v in result.items()}
+    """CI names by change id (of every change, or `only` that one)."""
+    return names_by_owner(
+        session, ChangeConfigItem.change_id, ChangeConfigItem.ci_id, index.cis, only
+    )
 
 
 def problem_cis(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
-    result: dict[int, list[str]] = defaultdict(list)
-    query = select(ProblemConfigItem.problem_id, ProblemConfigItem.ci_id)
-    if only is not None:
-        query = query.where(ProblemConfigItem.problem_id == only)
-    for problem_id, ci_id in session.exec(query).all():
-        result[problem_id].append(index.cis.by_id[ci_id])
-    return {k: sorted(v) for k, v in result.items()}
+    """CI names by problem id (of every problem, or `only` that one)."""
+    return names_by_owner(
+        session, ProblemConfigItem.problem_id, ProblemConfigItem.ci_id, index.cis, only
+    )
 
 
 def approvals(

@@ -74,6 +74,9 @@ class Row(Input):
     KIND: ClassVar[str]
     KEY: ClassVar[str]
     RECORD_TYPE: ClassVar[RecordType]
+    # Fields an import does not compare with the record: the append-only journal, and lists
+    # only informational on import.
+    NOT_COMPARED: ClassVar[frozenset[str]] = frozenset({"journal"})
 
     @property
     def key(self) -> str:
@@ -105,8 +108,8 @@ class Row(Input):
         return {name for name, info in cls.model_fields.items() if holds_time(info.annotation)}
 
     def fields(self) -> dict[str, Any]:
-        """The comparable view: JSON values, without the append-only journal."""
-        return self.model_dump(mode="json", exclude={"journal"}, warnings=False)
+        """The comparable view: JSON values, without the `NOT_COMPARED` fields."""
+        return self.model_dump(mode="json", exclude=set(self.NOT_COMPARED), warnings=False)
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -206,6 +209,17 @@ def _after(earlier: datetime | None, later: datetime | None, what: str) -> None:
         raise ValueError(what)
 
 
+def _check_priority(impact: Impact, urgency: Urgency, priority: Priority | None) -> None:
+    """Incidents and problems derive priority from impact x urgency, as the services do: a
+    file may leave it out, but one it gives must be the derived one."""
+    expected = priority_for(impact, urgency)
+    if priority is not None and priority != expected:
+        raise ValueError(
+            f"priority {int(priority)} does not match impact {int(impact)} x "
+            f"urgency {int(urgency)} (that is P{int(expected)})"
+        )
+
+
 class IncidentRow(Row):
     KIND: ClassVar[str] = "incidents"
     KEY: ClassVar[str] = "number"
@@ -241,12 +255,7 @@ class IncidentRow(Row):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        expected = priority_for(self.impact, self.urgency)
-        if self.priority is not None and self.priority != expected:
-            raise ValueError(
-                f"priority {int(self.priority)} does not match impact {int(self.impact)} x "
-                f"urgency {int(self.urgency)} (that is P{int(expected)})"
-            )
+        _check_priority(self.impact, self.urgency, self.priority)
         state = self.state
         if (state is IncidentState.ON_HOLD) != (self.hold_reason is not None):
             raise ValueError("a hold reason is required on hold and only allowed on hold")
@@ -355,6 +364,7 @@ class ProblemRow(Row):
     KIND: ClassVar[str] = "problems"
     KEY: ClassVar[str] = "number"
     RECORD_TYPE: ClassVar[RecordType] = RecordType.PROBLEM
+    NOT_COMPARED: ClassVar[frozenset[str]] = frozenset({"journal", "incidents"})
 
     number: ProblemNumber
     title: Title
@@ -383,17 +393,9 @@ class ProblemRow(Row):
     incidents: list[IncidentNumber] = []
     journal: list[JournalRow] = []
 
-    def fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"journal", "incidents"}, warnings=False)
-
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        expected = priority_for(self.impact, self.urgency)
-        if self.priority is not None and self.priority != expected:
-            raise ValueError(
-                f"priority {int(self.priority)} does not match impact {int(self.impact)} x "
-                f"urgency {int(self.urgency)} (that is P{int(expected)})"
-            )
+        _check_priority(self.impact, self.urgency, self.priority)
         if self.known_error and not (self.root_cause.strip() and self.workaround.strip()):
             raise ValueError("a known error needs a root cause and a workaround")
         ended = self.state in (ProblemState.CLOSED, ProblemState.CANCELLED)

@@ -25,6 +25,7 @@ from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.history import journal, record_write
 from itsm_tui.services.slas import sync_clocks
 from itsm_tui.services.transfer_rows import (
+    STORE_MODELS,
     Index,
     ci_row,
     freeze_row,
@@ -55,7 +56,6 @@ from itsm_tui.services.transfer_schema import (
     UserRow,
 )
 from itsm_tui.store.models import (
-    Change,
     ChangeApproval,
     ChangeConfigItem,
     ConfigItem,
@@ -64,7 +64,6 @@ from itsm_tui.store.models import (
     GroupMembership,
     Incident,
     NumberSequence,
-    Problem,
     ProblemConfigItem,
     Service,
     User,
@@ -312,26 +311,16 @@ class Writer:
 # ---------------------------------------------------------------------------- helpers
 
 _NO_CLOCKS = frozenset({IncidentState.CLOSED.value, IncidentState.CANCELLED.value})
-_MODELS: dict[str, Any] = {
-    "users": (User, "username"),
-    "groups": (Group, "name"),
-    "services": (Service, "name"),
-    "cis": (ConfigItem, "name"),
-    "freeze_windows": (FreezeWindow, "name"),
-    "incidents": (Incident, "number"),
-    "changes": (Change, "number"),
-    "problems": (Problem, "number"),
-}
 
 
 def _find(session: Session, row: Row) -> Any:
-    model, key = _MODELS[row.KIND]
-    return session.exec(select(model).where(getattr(model, key) == row.key)).first()
+    model = STORE_MODELS[row.KIND]
+    return session.exec(select(model).where(getattr(model, row.KEY) == row.key)).first()
 
 
 def _new(kind: str) -> Any:
     def make(writer: Writer) -> Any:
-        model, _ = _MODELS[kind]
+        model = STORE_MODELS[kind]
         record = model()
         if model in (User, Group, Service, ConfigItem, FreezeWindow):
             record.created_at = writer.now
@@ -340,7 +329,7 @@ def _new(kind: str) -> Any:
     return make
 
 
-_NEW = {kind: _new(kind) for kind in _MODELS}
+_NEW = {kind: _new(kind) for kind in STORE_MODELS}
 
 # Row fields copied as they are onto the record (enums by value); references are mapped.
 _REFERENCES = {
