@@ -18,6 +18,7 @@ from itsm_tui.services.transfer_read import Issue, SourceRow
 from itsm_tui.services.transfer_rows import Index, memberships
 from itsm_tui.services.transfer_schema import (
     KINDS,
+    REFERENCES,
     ROW_MODELS,
     ConfigItemRow,
     IncidentRow,
@@ -118,23 +119,7 @@ def _universe(session: Session, checked: Checked, invalid: list[SourceRow]) -> U
     return universe
 
 
-# Reference fields and the kind they name, for every row model.
-REFERENCES = {
-    "service": ("services", "service"),
-    "ci": ("cis", "CI"),
-    "cis": ("cis", "CI"),
-    "groups": ("groups", "group"),
-    "group": ("groups", "group"),
-    "escalates_to": ("groups", "group"),
-    "assignee": ("users", "user"),
-    "opened_by": ("users", "user"),
-    "requested_by": ("users", "user"),
-    "created_by": ("users", "user"),
-    "parent": ("incidents", "incident"),
-    "caused_by": ("changes", "change"),
-    "fix_change": ("changes", "change"),
-    "problem": ("problems", "problem"),
-}
+# Lists of objects whose `key` field names a record of `kind`.
 NESTED = {"approvals": ("approver", "users", "user"), "journal": ("author", "users", "user")}
 
 
@@ -149,9 +134,9 @@ def references(values: dict[str, Any], u: Universe) -> list[str]:
 
     for name, value in values.items():
         if name in REFERENCES:
-            kind, what = REFERENCES[name]
+            reference = REFERENCES[name]
             for item in value if isinstance(value, list) else [value]:
-                unknown(name, kind, what, item)
+                unknown(name, reference.kind, reference.what, item)
         elif name in NESTED and isinstance(value, list):
             key, kind, what = NESTED[name]
             for item in value:

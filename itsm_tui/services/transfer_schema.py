@@ -9,6 +9,7 @@ database and the file together by `transfer_check`, since a row cannot see them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
 
@@ -415,6 +416,34 @@ class ProblemRow(Row):
             }
         )
 
+
+@dataclass(frozen=True)
+class Reference:
+    """A row field that names a record of another kind. The import checks the name exists
+    (in the database or the file) and writes the named record's id to `column`."""
+
+    kind: str  # the kind it names
+    what: str  # how a message calls it
+    column: str | None = None  # the stored id column; None for a list, written as link rows
+
+
+# Every reference field of every row model.
+REFERENCES = {
+    "service": Reference("services", "service", "service_id"),
+    "ci": Reference("cis", "CI", "ci_id"),
+    "cis": Reference("cis", "CI"),
+    "groups": Reference("groups", "group"),
+    "group": Reference("groups", "group", "group_id"),
+    "escalates_to": Reference("groups", "group", "escalation_group_id"),
+    "assignee": Reference("users", "user", "assignee_id"),
+    "opened_by": Reference("users", "user", "opened_by_id"),
+    "requested_by": Reference("users", "user", "requested_by_id"),
+    "created_by": Reference("users", "user", "created_by_id"),
+    "parent": Reference("incidents", "incident", "parent_id"),
+    "caused_by": Reference("changes", "change", "caused_by_change_id"),
+    "fix_change": Reference("changes", "change", "fix_change_id"),
+    "problem": Reference("problems", "problem", "problem_id"),
+}
 
 # Dependency order: a kind refers only to kinds before it (incidents name their problem;
 # problems list incidents too, applied once both are written).

@@ -12,13 +12,13 @@ informational: links come from each incident's `problem` field.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, select
 
 from itsm_tui.domain.enums import IncidentState, JournalKind
 from itsm_tui.services.errors import ValidationFailed
@@ -44,6 +44,7 @@ from itsm_tui.services.transfer_rows import problem_cis as problem_cis_of
 from itsm_tui.services.transfer_rows import problem_incidents as problem_incidents_of
 from itsm_tui.services.transfer_schema import (
     KINDS,
+    REFERENCES,
     ChangeRow,
     ConfigItemRow,
     FreezeWindowRow,
@@ -262,36 +263,31 @@ class Writer:
 
     def _extras(self, row: Row, record: Any) -> None:
         """The lists a row carries, replaced by the file's."""
-        s = self.session
+        s, ids, rid = self.session, self.index, record.id
         match row:
             case UserRow():
-                s.execute(delete(GroupMembership).where(col(GroupMembership.user_id) == record.id))
-                for name in row.groups:
-                    s.add(GroupMembership(user_id=record.id, group_id=self.index.groups.id(name)))
+                links = [
+                    GroupMembership(user_id=rid, group_id=ids.groups.id(n)) for n in row.groups
+                ]
+                _replace_links(s, GroupMembership.user_id, rid, links)
             case ChangeRow():
-                s.execute(
-                    delete(ChangeConfigItem).where(col(ChangeConfigItem.change_id) == record.id)
-                )
-                for name in row.cis:
-                    s.add(ChangeConfigItem(change_id=record.id, ci_id=self.index.cis.id(name)))
-                s.execute(delete(ChangeApproval).where(col(ChangeApproval.change_id) == record.id))
-                for a in row.approvals:
-                    s.add(
-                        ChangeApproval(
-                            change_id=record.id,
-                            approver_id=self.index.users.id(a.approver),
-                            decision=a.decision.value,
-                            comment=a.comment,
-                            requested_at=a.requested_at,
-                            decided_at=a.decided_at,
-                        )
+                cis = [ChangeConfigItem(change_id=rid, ci_id=ids.cis.id(n)) for n in row.cis]
+                _replace_links(s, ChangeConfigItem.change_id, rid, cis)
+                votes = [
+                    ChangeApproval(
+                        change_id=rid,
+                        approver_id=ids.users.id(a.approver),
+                        decision=a.decision.value,
+                        comment=a.comment,
+                        requested_at=a.requested_at,
+                        decided_at=a.decided_at,
                     )
+                    for a in row.approvals
+                ]
+                _replace_links(s, ChangeApproval.change_id, rid, votes)
             case ProblemRow():
-                s.execute(
-                    delete(ProblemConfigItem).where(col(ProblemConfigItem.problem_id) == record.id)
-                )
-                for name in row.cis:
-                    s.add(ProblemConfigItem(problem_id=record.id, ci_id=self.index.cis.id(name)))
+                cis = [ProblemConfigItem(problem_id=rid, ci_id=ids.cis.id(n)) for n in row.cis]
+                _replace_links(s, ProblemConfigItem.problem_id, rid, cis)
         s.flush()
 
     def _advance_counter(self, prefix: str, numbers: Iterable[str]) -> None:
@@ -332,18 +328,6 @@ def _new(kind: str) -> Any:
 _NEW = {kind: _new(kind) for kind in STORE_MODELS}
 
 # Row fields copied as they are onto the record (enums by value); references are mapped.
-_REFERENCES = {
-    "service": ("services", "service_id"),
-    "ci": ("cis", "ci_id"),
-    "assignee": ("users", "assignee_id"),
-    "group": ("groups", "group_id"),
-    "parent": ("incidents", "parent_id"),
-    "opened_by": ("users", "opened_by_id"),
-    "requested_by": ("users", "requested_by_id"),
-    "caused_by": ("changes", "caused_by_change_id"),
-    "problem": ("problems", "problem_id"),
-    "fix_change": ("changes", "fix_change_id"),
-}
 _LISTS = frozenset({"journal", "cis", "approvals", "incidents"})
 
 
@@ -352,11 +336,20 @@ def _apply_record(row: Row, record: Any, index: Index) -> None:
         if name in _LISTS:
             continue
         value = getattr(row, name)
-        if name in _REFERENCES:
-            kind, attr = _REFERENCES[name]
-            setattr(record, attr, getattr(index, kind).id(value))
+        reference = REFERENCES.get(name)
+        if reference is not None:
+            assert reference.column is not None  # lists were passed over above
+            setattr(record, reference.column, getattr(index, reference.kind).id(value))
         else:
             setattr(record, name, value.value if hasattr(value, "value") else value)
+
+
+def _replace_links(session: Session, owner: Any, owner_id: int, links: Sequence[SQLModel]) -> None:
+    """A record's rows in a link table (`owner` is the table's column naming the record)
+    replaced by `links`: a user's groups and a change's or a problem's CIs and approvals are
+    the file's lists, not a merge with what the database had."""
+    session.execute(delete(owner.class_).where(owner == owner_id))
+    session.add_all(links)
 
 
 def _text(value: Any) -> Any:
