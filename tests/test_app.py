@@ -15,7 +15,7 @@ from itsm_tui.services import incidents
 from itsm_tui.services.demo import DemoOptions, load_demo
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
-from tests.conftest import seed_directory
+from tests.conftest import copy_of_built, seed_directory
 from tests.tui_helpers import app_for, queue_numbers, queue_table, settle, table_lines
 
 MARKUP_TITLE = "[bold]not bold[/bold] [link=https://evil.example]click[/link]"
@@ -23,7 +23,15 @@ MARKUP_TITLE = "[bold]not bold[/bold] [link=https://evil.example]click[/link]"
 
 @pytest.fixture
 def seeded_url(sqlite_url: str, clock: FixedClock) -> str:
-    database = open_database(sqlite_url)
+    """Two open incidents (one titled with markup) and a cancelled one; built once per test
+    process and copied."""
+    when = clock.now()
+    copy_of_built(sqlite_url, ("test_app", when), lambda url: _seed(url, FixedClock(when)))
+    return sqlite_url
+
+
+def _seed(url: str, clock: FixedClock) -> None:
+    database = open_database(url)
     with database.session() as session:
         desk = seed_directory(session, clock)
         for title, impact in ((MARKUP_TITLE, 1), ("Printer jam", 3)):
@@ -41,7 +49,6 @@ def seeded_url(sqlite_url: str, clock: FixedClock) -> str:
         )
         incidents.transition(session, desk["alice"], clock, done.number, "cancelled")
     database.dispose()
-    return sqlite_url
 
 
 async def test_opens_on_the_open_queue_and_filters_by_key(

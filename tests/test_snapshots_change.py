@@ -25,7 +25,7 @@ from itsm_tui.services.changes import ChangeCreate, ChangeMove
 from itsm_tui.services.incident_changes import changes_of
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
-from tests.conftest import T0, seed_directory
+from tests.conftest import T0, copy_of_built, seed_directory
 from tests.tui_helpers import create, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -36,7 +36,13 @@ NUMBER = "CHG0000001"
 
 @pytest.fixture
 def change_url(tmp_path: Path) -> str:
+    """The change and its incident, built once per test process and copied per shot."""
     url = f"sqlite:///{tmp_path / 'itsm.sqlite'}"
+    copy_of_built(url, "snapshots_change", _build)
+    return url
+
+
+def _build(url: str) -> None:
     clock = FixedClock(T0)
     database = open_database(url)
     try:
@@ -98,7 +104,6 @@ def change_url(tmp_path: Path) -> str:
             )
     finally:
         database.dispose()
-    return url
 
 
 def _app(url: str) -> ITSMApp:

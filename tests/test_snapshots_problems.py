@@ -26,7 +26,7 @@ from itsm_tui.services.changes import ChangeCreate, ChangeMove
 from itsm_tui.services.problems import ProblemCreate, ProblemMove, ProblemUpdate
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
-from tests.conftest import T0, Desk, seed_directory
+from tests.conftest import T0, Desk, copy_of_built, seed_directory
 from tests.tui_helpers import create, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -149,7 +149,13 @@ def seed_problems(desk: Desk) -> dict[str, str]:
 
 @pytest.fixture
 def problem_url(tmp_path: Path) -> str:
+    """The problems of `seed_problems`, built once per test process and copied per shot."""
     url = f"sqlite:///{tmp_path / 'itsm.sqlite'}"
+    copy_of_built(url, "snapshots_problems", _build)
+    return url
+
+
+def _build(url: str) -> None:
     clock = FixedClock(T0)
     database = open_database(url)
     try:
@@ -158,7 +164,6 @@ def problem_url(tmp_path: Path) -> str:
             seed_problems(seed_directory(session, clock))
     finally:
         database.dispose()
-    return url
 
 
 def _app(url: str) -> ITSMApp:

@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
+from tests.conftest import copy_of_built
 from tests.test_services_desk_reports import NOW, crafted
 from tests.tui_helpers import seeded_desk, settle
 
@@ -20,14 +21,19 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 60), id="200x60"
 
 @pytest.fixture
 def reports_url(tmp_path: Path) -> str:
+    """The crafted desk, built once per test process and copied per shot."""
     url = f"sqlite:///{tmp_path / 'itsm.sqlite'}"
+    copy_of_built(url, "snapshots_reports", _build)
+    return url
+
+
+def _build(url: str) -> None:
     database, desk = seeded_desk(url, FixedClock(NOW))
     try:
         crafted(desk)
     finally:
         desk.session.close()
         database.dispose()
-    return url
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -18,21 +18,26 @@ from textual.pilot import Pilot
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
 from itsm_tui.store.database import open_database
-from tests.conftest import T0, seed_directory
+from tests.conftest import T0, copy_of_built, seed_directory
 from tests.test_services_sla_dashboard import NOW, crafted
 from tests.tui_helpers import settle
 
 
 @pytest.fixture
 def sla_url(tmp_path: Path) -> str:
+    """The crafted desk, built once per test process and copied per shot."""
     url = f"sqlite:///{tmp_path / 'itsm.sqlite'}"
+    copy_of_built(url, "snapshots_sla", _build)
+    return url
+
+
+def _build(url: str) -> None:
     database = open_database(url)
     try:
         with database.session() as session:
             crafted(seed_directory(session, FixedClock(T0)))
     finally:
         database.dispose()
-    return url
 
 
 def _app(url: str) -> ITSMApp:

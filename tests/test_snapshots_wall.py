@@ -15,7 +15,7 @@ from itsm_tui.clock import FixedClock
 from itsm_tui.services import changes, incidents
 from itsm_tui.services.validation import validate
 from itsm_tui.wall import WallApp
-from tests.conftest import T0
+from tests.conftest import T0, copy_of_built
 from tests.tui_helpers import create, seeded_desk, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 60), id="200x60")]
@@ -41,8 +41,14 @@ def _change(desk: Any, clock: FixedClock, title: str, ci: str, start_h: float) -
 
 def _seeded(tmp_path: Path, *, major: bool) -> str:
     """Open incidents of every priority, some breached, some at risk; two changes today, one
-    of them being implemented; optionally a declared major incident."""
+    of them being implemented; optionally a declared major incident. Built once per test
+    process and copied."""
     url = f"sqlite:///{tmp_path / 'wall.sqlite'}"
+    copy_of_built(url, ("snapshots_wall", major), lambda built: _build(built, major=major))
+    return url
+
+
+def _build(url: str, *, major: bool) -> None:
     clock = FixedClock(T0)
     database, desk = seeded_desk(url, clock)
     core = create(desk.session, desk, clock, title="Core switch down [hq]", impact=1, urgency=1)
@@ -63,7 +69,6 @@ def _seeded(tmp_path: Path, *, major: bool) -> str:
         incidents.set_major(desk.session, desk["sue"], clock, core, True, reason="site down")
     desk.session.close()
     database.dispose()
-    return url
 
 
 def _app(url: str, view: str) -> WallApp:

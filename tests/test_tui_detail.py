@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 from rich.text import Text
 from sqlalchemy import text as sa_text
+from sqlmodel import select
 from textual.geometry import Region
 from textual.message import Message
 from textual.notifications import Notify
@@ -44,9 +45,10 @@ from itsm_tui.services.records import (
 )
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
+from itsm_tui.store.models import Incident
 from itsm_tui.widgets.sla_gauge import GaugeStatus, SlaGauge, gauge_status
 from itsm_tui.widgets.timeline import Timeline, merge_entries
-from tests.conftest import T0, seed_directory
+from tests.conftest import T0, copy_of_built, seed_directory
 from tests.service_helpers import footprint
 from tests.tui_helpers import settle
 
@@ -77,12 +79,23 @@ class World:
 
 @pytest.fixture
 def world(sqlite_url: str, clock: FixedClock) -> World:
-    """A seeded desk with SLA policies and one new P3 incident in Service Desk."""
-    database = open_database(sqlite_url)
+    """A seeded desk with SLA policies and one new P3 incident in Service Desk (built once per
+    test process and copied)."""
+    when = clock.now()
+    copy_of_built(sqlite_url, ("tui_detail", when), lambda url: _build(url, FixedClock(when)))
+    database = open_database(sqlite_url, migrate=False)  # the app's first open migrates
+    with database.session() as session:
+        number = session.exec(select(Incident.number)).one()
+    database.dispose()
+    return World(url=sqlite_url, clock=clock, number=number)
+
+
+def _build(url: str, clock: FixedClock) -> None:
+    database = open_database(url)
     with database.session() as session:
         desk = seed_directory(session, clock)
         slas.ensure_defaults(session, clock, "UTC")
-        record = incidents.create_incident(
+        incidents.create_incident(
             session,
             desk["alice"],
             clock,
@@ -96,7 +109,6 @@ def world(sqlite_url: str, clock: FixedClock) -> World:
             ),
         )
     database.dispose()
-    return World(url=sqlite_url, clock=clock, number=record.number)
 
 
 @dataclass

@@ -22,8 +22,8 @@ from itsm_tui.services.incident_inputs import IncidentCreate, IncidentQuery
 from itsm_tui.services.records import IncidentDetail
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
-from tests.conftest import seed_directory
-from tests.tui_helpers import settle
+from tests.conftest import copy_of_built, seed_directory
+from tests.tui_helpers import settle, until
 
 MARKUP = "[red]x[/red] [link=https://evil.example]y[/link]"
 LITERAL_ESCAPE = "\\x1b[2J"  # what a user can type: backslash, x, 1, b ...
@@ -31,10 +31,18 @@ LITERAL_ESCAPE = "\\x1b[2J"  # what a user can type: backslash, x, 1, b ...
 
 @pytest.fixture
 def db(sqlite_url: str, clock: FixedClock) -> Iterator[Database]:
+    """The small test directory, seeded once per test process and copied."""
+    when = clock.now()
+    copy_of_built(sqlite_url, ("seed_directory", when), lambda url: _seed(url, FixedClock(when)))
     database = open_database(sqlite_url)
+    yield database
+    database.dispose()
+
+
+def _seed(url: str, clock: FixedClock) -> None:
+    database = open_database(url)
     with database.session() as session:
         seed_directory(session, clock)
-    yield database
     database.dispose()
 
 
@@ -387,9 +395,8 @@ async def test_fits_small_and_large_terminals(
             region = form.query_one(widget_id).region
             assert region.right <= width, widget_id
         # The last field is reachable by tab: the body scrolls it into view.
-        form.query_one("#field-assignee", Select).focus()
-        await pilot.pause()
-        assert form.query_one("#field-assignee", Select).region.bottom <= height
+        assignee = form.query_one("#field-assignee", Select).focus()
+        await until(pilot, lambda: assignee.region.bottom <= height, "assignee scrolled in")
         form.query_one("#field-title", Input).value = "Mine"
         change_behind_its_back(db, clock, existing, title="Theirs")
         await pilot.press("ctrl+s")

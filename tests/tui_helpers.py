@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -15,8 +17,7 @@ from itsm_tui.services import incidents, slas
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.widgets.record_table import RecordTable
-from tests.conftest import Desk, seed_directory
-
+from tests.conftest import Desk, copy_of_built, desk_of, seed_directory
 
 # Workers that run as long as the app (the PostgreSQL feed listener): never waited for.
 LIFELONG_WORKERS = frozenset({"feed-listen"})
@@ -24,11 +25,26 @@ LIFELONG_WORKERS = frozenset({"feed-listen"})
 
 def seeded_desk(url: str, clock: FixedClock) -> tuple[Database, Desk]:
     """A database with SLA defaults and the small test directory. The caller closes
-    `desk.session` and disposes the database."""
+    `desk.session` and disposes the database. On SQLite it is a copy of one seeded once per
+    test process for the clock's time."""
+    if not url.startswith("sqlite:///"):
+        return _seeded(url, clock)
+    copy_of_built(url, ("seeded_desk", clock.now()), lambda built: _build(built, clock))
+    database = open_database(url)
+    return database, desk_of(database.session(), clock)
+
+
+def _seeded(url: str, clock: FixedClock) -> tuple[Database, Desk]:
     database = open_database(url)
     session = database.session()
     slas.ensure_defaults(session, clock, "UTC")
     return database, seed_directory(session, clock)
+
+
+def _build(url: str, clock: FixedClock) -> None:
+    database, desk = _seeded(url, clock)
+    desk.session.close()
+    database.dispose()
 
 
 def create(
@@ -59,6 +75,19 @@ async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
             with contextlib.suppress(WorkerCancelled):
                 await worker.wait()
         await pilot.pause()
+
+
+async def until(
+    pilot: Pilot[Any], condition: Callable[[], bool], what: str, timeout: float = 2.0
+) -> None:
+    """Pause until `condition()` holds, for what arrives on a timer or an animation frame
+    (a scroll into view, a feed poll) rather than with the key press; fails after
+    `timeout` seconds naming `what`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await pilot.pause(0.01)
 
 
 def queue_table(app: ITSMApp) -> RecordTable[Any]:
