@@ -24,6 +24,7 @@ from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.services.demo_problems import story_incident_count
 from tests.cli_helpers import Cli, build_desk, copy_database, db_state
+from tests.conftest import copy_of_built
 
 ESC = "\x1b"
 INCIDENT_FIELDS = {
@@ -279,10 +280,30 @@ def test_numbers_are_sequential(cli: Cli) -> None:
 
 
 @pytest.fixture
-def queue(cli: Cli) -> Cli:
+def queue(cli: Cli, desk_template: Path) -> Cli:
     """Five incidents opened an hour apart (INC1 oldest):
     INC1 P1 Service Desk/alice in_progress; INC2 P3 Network/bob; INC3 P5 no group;
-    INC4 P2 Service Desk unassigned on_hold; INC5 P4 Network resolved."""
+    INC4 P2 Service Desk unassigned on_hold; INC5 P4 Network resolved.
+    Made through the CLI once per test process and copied; the clock stands where the
+    last command left it, as if the commands had just run."""
+    when = cli.clock.now()
+
+    def build(url: str) -> None:
+        copy_database(desk_template, url)
+        clock = FixedClock(when)
+        _fill_queue(Cli(url, clock, cli.capsys))
+        assert clock.now() == when + timedelta(hours=QUEUE_HOURS)
+
+    copy_of_built(cli.url, ("test_cli.queue", when), build)
+    cli.capsys.readouterr()
+    cli.clock.advance(hours=QUEUE_HOURS)
+    return cli
+
+
+QUEUE_HOURS = 4  # the clock advances an hour between incidents
+
+
+def _fill_queue(cli: Cli) -> None:
     cli.new_incident(title="Mail down for Finance", impact="1", urgency="1", group="Service Desk")
     cli.ok("incident", "update", "INC0000001", "--state", "in_progress", "--assignee", "alice")
     cli.clock.advance(hours=1)
@@ -309,7 +330,6 @@ def queue(cli: Cli) -> Cli:
         "--resolution-notes",
         "Moved to 5 GHz",
     )
-    return cli
 
 
 def numbers(records: list[dict[str, Any]]) -> list[str]:
