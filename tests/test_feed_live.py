@@ -31,10 +31,10 @@ from itsm_tui.workers.feed_listener import FeedListener
 from tests.conftest import Desk
 from tests.tui_helpers import app_for, settle
 
-
-def postgres_only(database: Database) -> None:
-    if database.engine.dialect.name != "postgresql":
-        pytest.skip("LISTEN/NOTIFY and the server-side connection cut are PostgreSQL's")
+# LISTEN/NOTIFY, the write-order lock's blocking and the server-side cut are PostgreSQL's
+postgres_only = pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def new_incident(desk: Desk, title: str) -> str:
@@ -64,8 +64,8 @@ def test_wait_hands_over_another_clients_write(desk: Desk, database: Database) -
         listener.close()
 
 
+@postgres_only
 def test_notify_is_sent_at_commit_not_before(desk: Desk, database: Database) -> None:
-    postgres_only(database)
     notifications = FeedNotifications(database.url)
     try:
         notifications.connect()
@@ -86,10 +86,10 @@ def test_notify_is_sent_at_commit_not_before(desk: Desk, database: Database) -> 
         notifications.close()
 
 
+@postgres_only
 def test_feed_events_commit_in_id_order(desk: Desk, database: Database) -> None:
     """A writer that took its feed id first commits first: the second writer waits for the
     write-order lock, so a reader asking for `id > last_seen` cannot skip a late commit."""
-    postgres_only(database)
     number = new_incident(desk, "Mail down")
     second_done: list[float] = []
 
@@ -158,10 +158,10 @@ def link_text(pilot: Pilot[Any]) -> str:
     return pilot.app.screen.query_one(DeskHeader).link_text
 
 
+@postgres_only
 async def test_the_app_reconnects_and_a_save_while_cut_off_keeps_the_form(
     desk: Desk, database: Database, clock: FixedClock
 ) -> None:
-    postgres_only(database)
     desk.session.close()
     app = app_for(database.url, clock)
     async with app.run_test(size=(100, 40)) as pilot:
