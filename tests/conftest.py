@@ -101,12 +101,42 @@ def _postgres_template() -> Iterator[str | None]:
         _POOLS[name] = PostgresPool(base, name)
         yield name
     finally:
-        pool = _POOLS.pop(name, None)
-        if pool is not None:
-            pool.close()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        seeded = [n for (t, _), n in _SEEDED.items() if t == name]
+        for template in [*seeded, name]:
+            pool = _POOLS.pop(template, None)
+            if pool is not None:
+                pool.close()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
         admin.dispose()
+
+
+_SEEDED: dict[tuple[str, datetime], str] = {}  # (migrated template, clock time) -> template
+
+
+def _seeded_postgres_template(base: str, migrated: str, when: datetime) -> str:
+    """A template in the migrated one's state plus `seed_directory` at `when`, made (and
+    given its own pool) the first time a test process asks for it."""
+    name = _SEEDED.get((migrated, when))
+    if name is None:
+        name = f"itsm_tpl_{uuid.uuid4().hex[:12]}"
+        admin = _admin_engine(base)
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"'))
+        admin.dispose()
+        _seed_directory_into(_database_url(base, name), when)
+        _POOLS[name] = PostgresPool(base, name)
+        _SEEDED[(migrated, when)] = name
+    return name
+
+
+def _seed_directory_into(url: str, when: datetime) -> None:
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            seed_directory(session, FixedClock(when))
+    finally:
+        database.dispose()
 
 
 def _postgres_database_url(base: str, template: str | None) -> Iterator[str]:
@@ -140,13 +170,25 @@ def _postgres_database_url(base: str, template: str | None) -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a database, once per engine: already migrated when the test also uses the
     `database` fixture (a copy of a per-process template), else empty, for tests of
-    migrations and first opens."""
+    migrations and first opens. When the test uses `desk` too, the copy already holds the
+    seeded directory (`seed_directory` at the `clock` fixture's time, run once per process
+    and time), which `desk` then reads instead of seeding again."""
     migrated = "database" in request.fixturenames
+    seeded_at = request.getfixturevalue("clock").now() if "desk" in request.fixturenames else None
     if request.param == "sqlite":
         path = tmp_path / "itsm.sqlite"
-        if migrated:
+        url = f"sqlite:///{path}"
+        if seeded_at is not None:
+            sqlite_template = request.getfixturevalue("_sqlite_template")
+
+            def build(target: str) -> None:
+                shutil.copyfile(sqlite_template, target.removeprefix("sqlite:///"))
+                _seed_directory_into(target, seeded_at)
+
+            copy_of_built(url, ("desk", seeded_at), build)
+        elif migrated:
             shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
-        yield f"sqlite:///{path}"
+        yield url
         return
     base = postgres_base_url()
     if base is None:
@@ -154,6 +196,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
         )
     template = request.getfixturevalue("_postgres_template") if migrated else None
+    if template is not None and seeded_at is not None:
+        template = _seeded_postgres_template(base, template, seeded_at)
     yield from _postgres_database_url(base, template)
 
 
@@ -271,4 +315,8 @@ def copy_of_built(url: str, key: Hashable, build: Callable[[str], None]) -> None
 
 @pytest.fixture
 def desk(session: Session, clock: FixedClock) -> Desk:
+    """The seeded directory: `db_url` already copied it in (see there) unless the database
+    came from elsewhere, in which case it is seeded now."""
+    if directory.find_user(session, "sue") is not None:
+        return desk_of(session, clock)
     return seed_directory(session, clock)
