@@ -34,7 +34,7 @@ from itsm_tui.services.changes import ChangeCreate, ChangeMove, ChangeUpdate
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
 from tests.conftest import T0, Desk
-from tests.tui_helpers import app_for, create, seeded_desk, settle
+from tests.tui_helpers import app_for, create, seeded_desk, settle, until
 
 START = T0 + timedelta(days=2, hours=13)  # Wednesday 22:00 UTC
 
@@ -189,9 +189,7 @@ async def test_state_dialog_shows_the_service_refusal(
         changes.update_change(
             desk.session, desk["carl"], desk.clock, bare, validate(ChangeUpdate, title="Plans due")
         )
-        await pilot.pause(0.6)  # a feed poll or two
-        await settle(pilot)
-        assert "Plans due" in shown(app, "#change-heading")
+        await until(pilot, lambda: "Plans due" in shown(app, "#change-heading"), "the rename")
 
         # The incident side: link the incident to this change, then follow the link back.
         app.open_incident(incident)

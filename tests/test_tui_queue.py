@@ -24,7 +24,16 @@ from itsm_tui.services import incidents, notifications, problems, queue, saved_v
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
 from tests.conftest import Desk
-from tests.tui_helpers import app_for, create, queue_numbers, queue_table, seeded_desk, settle
+from tests.tui_helpers import (
+    app_for,
+    create,
+    palette_highlight,
+    queue_numbers,
+    queue_table,
+    seeded_desk,
+    settle,
+    until,
+)
 
 
 @pytest.fixture
@@ -320,7 +329,7 @@ async def test_the_palette_goes_to_an_incident_by_number(
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.press(*numbers[1][-3:])
-        await pilot.pause(0.5)
+        await until(pilot, lambda: numbers[1] in palette_highlight(app), "the palette's hit")
         await pilot.press("enter")
         await settle(pilot, rounds=3)
         assert type(app.screen).__name__ == "IncidentDetailScreen"

@@ -16,7 +16,7 @@ from itsm_tui.screens.reports import ReportsScreen
 from itsm_tui.services import directory, incidents
 from itsm_tui.services.validation import validate
 from tests.test_services_desk_reports import NOW, crafted, inc
-from tests.tui_helpers import app_for, seeded_desk, settle
+from tests.tui_helpers import app_for, palette_highlight, seeded_desk, settle, until
 
 
 async def test_reports_switch_drill_down_and_export(sqlite_url: str, tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ async def test_reports_switch_drill_down_and_export(sqlite_url: str, tmp_path: P
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p", *"Reports")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: "Reports" in palette_highlight(app), "the palette's hit")
         await pilot.press("enter")
         await settle(pilot, rounds=3)
         screen = app.screen

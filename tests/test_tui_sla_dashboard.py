@@ -18,7 +18,7 @@ from itsm_tui.store.database import open_database
 from itsm_tui.widgets.compliance_gauge import ComplianceGauge
 from tests.conftest import T0, seed_directory
 from tests.test_services_sla_dashboard import NOW, at, crafted
-from tests.tui_helpers import app_for, settle
+from tests.tui_helpers import app_for, settle, until
 
 
 def _text(screen: SlaDashboardScreen, selector: str) -> str:
@@ -54,9 +54,9 @@ async def test_period_switch_live_reload_and_open_at_risk(tmp_path: Path) -> Non
         assert "! 1 at warning" in _text(screen, "#sla-counts")
 
         clock.set(at(3, 12))  # C's resolution and F's response run out at 12:00 and 11:35
-        await pilot.pause(1.2)  # the once-a-second check sees the new minute
-        await settle(pilot, rounds=3)
-        assert "✗ 4 breached" in _text(screen, "#sla-counts")
+        # The once-a-second check sees the new minute.
+        await until(pilot, lambda: "✗ 4 breached" in _text(screen, "#sla-counts"), "breaches", 3)
+        await settle(pilot)
         assert "! 0 at warning" in _text(screen, "#sla-counts")
 
         body = screen.query_one("#sla-body", VerticalScroll)

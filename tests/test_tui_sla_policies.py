@@ -14,7 +14,7 @@ from itsm_tui.screens.sla_policies import SlaPoliciesScreen
 from itsm_tui.screens.sla_policy_dialogs import CalendarDialog, PolicyDialog, WhatIfDialog
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import SlaPolicyRow
-from tests.tui_helpers import app_for, create, seeded_desk, settle
+from tests.tui_helpers import app_for, create, palette_highlight, seeded_desk, settle, until
 
 
 def _response_seconds(url: str, name: str) -> int:
@@ -43,7 +43,7 @@ async def test_admin_edits_a_policy_and_applies_a_whatif_and_others_only_read(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p", *"SLA policies")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: "SLA policies" in palette_highlight(app), "the palette's hit")
         await pilot.press("enter")
         await settle(pilot, rounds=3)
         screen = app.screen

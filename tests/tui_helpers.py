@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
@@ -88,6 +89,17 @@ async def until(
         if time.monotonic() - started > timeout:
             raise AssertionError(f"not within {timeout} s: {what}")
         await pilot.pause(0.01)
+
+
+def palette_highlight(app: ITSMApp) -> str:
+    """The command palette's highlighted hit as text; empty until the search has one."""
+    found = app.screen.query(CommandList)
+    if not found:
+        return ""
+    hits = found.first()
+    if hits.highlighted is None:
+        return ""
+    return str(hits.get_option_at_index(hits.highlighted).prompt)
 
 
 def queue_table(app: ITSMApp) -> RecordTable[Any]:
