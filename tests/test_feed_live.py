@@ -5,10 +5,14 @@ clearly and keeps the form, recovery without a restart."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +188,41 @@ async def test_the_app_reconnects_and_a_save_while_cut_off_keeps_the_form(
         await until(pilot, lambda: bool(results))
     with database.session() as session:
         assert incidents.get_incident(session, results[0] or "").title == "VPN drops every hour"
+
+
+WITHOUT_PSYCOPG = """
+import asyncio, sys
+sys.modules["psycopg"] = None  # as on a machine without the postgres extra
+from itsm_tui.app import ITSMApp
+from itsm_tui.store.database import open_database
+from itsm_tui.workers.feed_listener import FeedListener
+
+url = sys.argv[1]
+database = open_database(url)
+listener = FeedListener(database)
+assert not listener.pushes and listener.wait(0.01) is None
+database.dispose()
+
+async def main():
+    app = ITSMApp(database_url=url, username="root", run_evaluator=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        assert app.screen.query("#desk-header")
+    print("desk opened")
+
+asyncio.run(main())
+"""
+
+
+def test_the_sqlite_desk_runs_without_the_postgres_driver(tmp_path: Path) -> None:
+    """psycopg comes only with the postgres extra: `pip install . && itsm demo` must not
+    need it (the live listener is imported only for PostgreSQL URLs)."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PSYCOPG, f"sqlite:///{tmp_path / 'desk.sqlite'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "desk opened"

@@ -7,6 +7,7 @@ visible exactly when the change it announces is.
 from __future__ import annotations
 
 from sqlalchemy import func, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from itsm_tui.store.models import FeedEvent
@@ -29,6 +30,12 @@ def events_since(session: Session, after_id: int, *, limit: int = 500) -> list[F
 
 
 FEED_CHANNEL = "itsm_feed"
+
+
+def supports_listen(url: str) -> bool:
+    """Whether writers wake readers (PostgreSQL NOTIFY); psycopg, which the listener needs, is
+    only installed with the postgres extra, so this must not import it."""
+    return make_url(url).get_backend_name() == "postgresql"
 
 
 def announce(session: Session) -> None:

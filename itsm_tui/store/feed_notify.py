@@ -18,10 +18,6 @@ from itsm_tui.store.feed import FEED_CHANNEL
 CONNECT_TIMEOUT_S = 5
 
 
-def supports_listen(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
-
-
 def libpq_url(url: str) -> str:
     """The SQLAlchemy URL as psycopg wants it (no `+psycopg` driver part)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

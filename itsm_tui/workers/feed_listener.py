@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from itsm_tui.domain.enums import RecordType
 from itsm_tui.store.database import Database
-from itsm_tui.store.feed import events_since, latest_event_id
+from itsm_tui.store.feed import events_since, latest_event_id, supports_listen
 
 if TYPE_CHECKING:
     from itsm_tui.store.feed_notify import FeedNotifications
@@ -44,8 +44,6 @@ class FeedListener:
     @property
     def pushes(self) -> bool:
         """True when writers wake this listener (PostgreSQL), false when it must poll."""
-        from itsm_tui.store.feed_notify import supports_listen
-
         return supports_listen(self.database.url)
 
     def wait(self, timeout_s: float) -> FeedBatch | None:
