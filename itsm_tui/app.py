@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from itsm_tui import low_bandwidth as low_bandwidth_settings
 from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.commands import (
     ChangeNumberProvider,
@@ -86,8 +87,13 @@ class ITSMApp(App[None]):
         feed_interval_s: float = POLL_INTERVAL_S,
         timezone: str = "UTC",
         cab_policy: CabPolicy | None = None,
+        low_bandwidth: bool = False,
     ) -> None:
         super().__init__()
+        # Slow links (SSH, a browser tab): no animations, ANSI colours, a slower header clock.
+        self.low_bandwidth = low_bandwidth
+        if low_bandwidth:
+            low_bandwidth_settings.apply(self)
         # The desk's home zone (calendar days) and CAB quorums come from Settings.
         self.timezone = timezone
         self.cab_policy: CabPolicy = cab_policy or CabPolicy()

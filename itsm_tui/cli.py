@@ -83,6 +83,13 @@ def _global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=argparse.SUPPRESS if suppress else False,
         help="print one JSON document",
     )
+    parser.add_argument(
+        "--low-bandwidth",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="for slow links (the desk and the wall): lower frame rate, no animations, "
+        "ANSI colours (also ITSM_LOW_BANDWIDTH=1 or low_bandwidth in config.toml)",
+    )
 
 
 def _level(value: str) -> int:
@@ -857,7 +864,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     clock = clock or SystemClock()
     try:
         _refuse_unstorable(sys.argv[1:] if argv is None else argv)
-        settings = resolve_settings(cli_database_url=args.db, cli_user=args.user)
+        settings = resolve_settings(
+            cli_database_url=args.db, cli_user=args.user, cli_low_bandwidth=args.low_bandwidth
+        )
         if args.command == "demo":
             return _run_demo(args, settings, clock)
         if args.command is None:
@@ -986,6 +995,7 @@ def _launch(settings: Settings, clock: Clock) -> int:
             directory.resolve_actor(session, clock, settings.username)
     finally:
         database.dispose()
+    _limit_frame_rate(settings)
     from itsm_tui.app import ITSMApp
 
     ITSMApp(
@@ -995,6 +1005,7 @@ def _launch(settings: Settings, clock: Clock) -> int:
         auto_close_days=settings.auto_close_days,
         timezone=settings.timezone,
         cab_policy=cab_policy(settings),
+        low_bandwidth=settings.low_bandwidth,
     ).run()
     return EXIT_OK
 
@@ -1014,6 +1025,7 @@ def _launch_wall(args: argparse.Namespace, settings: Settings, clock: Clock) -> 
             directory.resolve_actor(session, clock, settings.username)
     finally:
         database.dispose()
+    _limit_frame_rate(settings)
     from itsm_tui.wall import WallApp
 
     WallApp(
@@ -1023,8 +1035,17 @@ def _launch_wall(args: argparse.Namespace, settings: Settings, clock: Clock) -> 
         rotate_s=args.rotate,
         views=views,
         timezone=settings.timezone,
+        low_bandwidth=settings.low_bandwidth,
     ).run()
     return EXIT_OK
+
+
+def _limit_frame_rate(settings: Settings) -> None:
+    """Textual reads its frame rate once, when first imported: set it before the app loads."""
+    if settings.low_bandwidth:
+        from itsm_tui.low_bandwidth import limit_frame_rate
+
+        limit_frame_rate(os.environ)
 
 
 if __name__ == "__main__":

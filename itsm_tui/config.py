@@ -22,6 +22,7 @@ DATABASE_ENV = "ITSM_DATABASE_URL"
 USER_ENV = "ITSM_USER"
 TIMEZONE_ENV = "ITSM_TIMEZONE"
 AUTO_CLOSE_ENV = "ITSM_AUTO_CLOSE_DAYS"
+LOW_BANDWIDTH_ENV = "ITSM_LOW_BANDWIDTH"
 DEFAULT_DB_FILE = "itsm.sqlite"
 DEMO_DB_FILE = "demo.sqlite"
 
@@ -44,6 +45,7 @@ class FileConfig(BaseModel):
     auto_close_days: int | None = None
     cab_moderate_quorum: int | None = None
     cab_high_quorum: int | None = None
+    low_bandwidth: bool | None = None
 
 
 class Settings(BaseModel):
@@ -60,6 +62,8 @@ class Settings(BaseModel):
     # CAB approvals a normal change needs besides the change manager's, per risk (low: none).
     cab_moderate_quorum: int = 1
     cab_high_quorum: int = 2
+    # Slow links (SSH, a browser tab): lower frame rate, no animations, ANSI theme.
+    low_bandwidth: bool = False
 
 
 def data_dir() -> Path:
@@ -101,7 +105,7 @@ def load_file_config(path: Path | None = None) -> FileConfig:
         raise ConfigError(
             f"cannot use {path}: {problems} "
             "(allowed keys: database_url, user, timezone, auto_close_days, cab_moderate_quorum, "
-            "cab_high_quorum)"
+            "cab_high_quorum, low_bandwidth)"
         ) from error
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error
@@ -118,6 +122,7 @@ def resolve_settings(
     *,
     cli_database_url: str | None = None,
     cli_user: str | None = None,
+    cli_low_bandwidth: bool = False,
     environ: Mapping[str, str] | None = None,
     default_url: str | None = None,
 ) -> Settings:
@@ -158,6 +163,29 @@ def resolve_settings(
         timezone=_valid_zone(timezone) if timezone else "UTC",
         auto_close_days=_auto_close_days(environ, from_file),
         **_cab_quorums(from_file),
+        low_bandwidth=cli_low_bandwidth or _low_bandwidth(environ, from_file),
+    )
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _low_bandwidth(environ: Mapping[str, str], from_file: Callable[[], FileConfig]) -> bool:
+    """`--low-bandwidth`, else ITSM_LOW_BANDWIDTH (1/0, true/false, yes/no, on/off), else
+    config.toml's `low_bandwidth`; a value that is none of these is refused, not guessed."""
+    text = _given(environ.get(LOW_BANDWIDTH_ENV))
+    if text is None:
+        try:
+            return bool(from_file().low_bandwidth)
+        except ConfigError:
+            return False
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ConfigError(
+        f"{LOW_BANDWIDTH_ENV} must be 1 or 0 (true/false, yes/no, on/off), not {text!r}"
     )
 
 

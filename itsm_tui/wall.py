@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import ContentSwitcher, Static
 
+from itsm_tui import low_bandwidth as low_bandwidth_settings
 from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.services.wall_figures import WallFigures
 from itsm_tui.widgets.wall import VIEWS, ChangesPanel, MajorTakeover, QueuePanel, SlaPanel
@@ -75,8 +76,12 @@ class WallApp(App[None]):
         refresh_s: float = DEFAULT_REFRESH_S,
         retry_first_s: float = RETRY_FIRST_S,
         retry_max_s: float = RETRY_MAX_S,
+        low_bandwidth: bool = False,
     ) -> None:
         super().__init__()
+        self.low_bandwidth = low_bandwidth
+        if low_bandwidth:  # slow links: no animations, ANSI colours, a slower header clock
+            low_bandwidth_settings.apply(self)
         unknown = [view for view in views if view not in VIEWS]
         if unknown or not views:
             raise ValueError(f"unknown wall views {unknown}; choose from {', '.join(VIEWS)}")
@@ -107,7 +112,9 @@ class WallApp(App[None]):
     def on_mount(self) -> None:
         self._fit(self.size.height)
         self._draw_header()
-        self.set_interval(1.0, self._draw_header)
+        # the header shows minutes: a slow link only needs it checked every few seconds
+        tick = low_bandwidth_settings.HEADER_TICK_S if self.low_bandwidth else 1.0
+        self.set_interval(tick, self._draw_header)
         if len(self.views) > 1:
             self.set_interval(self.rotate_s, self.rotate)
         self.read_figures()

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from itsm_tui import low_bandwidth
 from itsm_tui.screens.context import desk
 from itsm_tui.widgets.desk_header import DeskHeader
 from itsm_tui.widgets.major_banner import MajorBanner
@@ -45,7 +46,10 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
 
     def on_mount(self) -> None:
         self._tick_header()
-        self.set_interval(1.0, self._tick_header)
+        # On a slow link the clock shows minutes and is checked every few seconds: the
+        # header then repaints once a minute instead of every second.
+        slow = self._low_bandwidth
+        self.set_interval(low_bandwidth.HEADER_TICK_S if slow else 1.0, self._tick_header)
         signal = getattr(self.app, "inbox_changed", None)
         if signal is not None:
             signal.subscribe(self, self._show_unread)
@@ -55,9 +59,14 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
             link.subscribe(self, self._show_link)
             self._show_link(self.app.link_status)  # type: ignore[attr-defined]
 
+    @property
+    def _low_bandwidth(self) -> bool:
+        return bool(getattr(self.app, "low_bandwidth", False))
+
     def _tick_header(self) -> None:
         now = desk(self.app).clock.now()
-        self.query_one(DeskHeader).now_text = now.strftime("%Y-%m-%d %H:%M:%S UTC")
+        shown = "%Y-%m-%d %H:%M UTC" if self._low_bandwidth else "%Y-%m-%d %H:%M:%S UTC"
+        self.query_one(DeskHeader).now_text = now.strftime(shown)
 
     def _show_unread(self, count: int) -> None:
         self.query_one(DeskHeader).unread = count
