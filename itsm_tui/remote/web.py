@@ -1,0 +1,58 @@
+"""`itsm serve web`: the desk in a browser tab, through textual-serve.
+
+textual-serve answers `/` with a page that runs xterm.js and opens a websocket to `/ws`; every
+websocket (every browser tab) starts the desk command below in its own process and relays its
+screen and keys. There is no login of its own: whoever reaches the port acts as the configured
+user. So it binds to loopback by default, and anything wider must sit behind a reverse proxy
+that authenticates and terminates TLS (the README says how); `public_url` then names the
+address browsers use, so the page's websocket URL points through the proxy (wss://).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import MutableMapping
+
+from sqlalchemy.engine import make_url
+
+from itsm_tui.config import DATABASE_ENV, Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+TITLE = "itsm-tui"
+
+
+def desk_command(
+    settings: Settings,
+    environ: MutableMapping[str, str],
+    executable: str = sys.executable,
+) -> str:
+    """The shell command textual-serve runs per browser session: this interpreter's desk for
+    the configured database and user, every part quoted. A URL holding a password is not put
+    on the command line (any local user can read it with `ps`): it goes to the desk through
+    ITSM_DATABASE_URL in `environ`, which textual-serve passes to each session."""
+    parts = [executable, "-m", "itsm_tui"]
+    if make_url(settings.database_url).password is None:
+        parts += ["--db", settings.database_url]
+    else:
+        environ[DATABASE_ENV] = settings.database_url
+    parts += ["--user", settings.username]
+    if settings.low_bandwidth:
+        parts.append("--low-bandwidth")
+    return shlex.join(parts)
+
+
+def serve_web(
+    settings: Settings,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    public_url: str | None = None,
+) -> None:
+    """Serve the desk until interrupted (ctrl+c or SIGTERM)."""
+    from textual_serve.server import Server
+
+    command = desk_command(settings, os.environ)
+    Server(command, host=host, port=port, title=TITLE, public_url=public_url).serve()
