@@ -303,12 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--expect-version", type=int, metavar="V")
 
     # the sub-CLIs import this module, so they are loaded only once it is
-    from itsm_tui import cli_audit, cli_changes, cli_problems, cli_transfer
+    from itsm_tui import cli_audit, cli_changes, cli_problems, cli_serve, cli_transfer
 
     cli_changes.register(commands, command)
     cli_problems.register(commands, command)
     cli_audit.register(commands, command)
     cli_transfer.register(commands, command)
+    cli_serve.register(commands, command)
+    cli_serve.register_user_keys(user, command)
     return parser
 
 

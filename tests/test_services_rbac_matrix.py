@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import asyncssh
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session
@@ -51,6 +52,7 @@ from itsm_tui.services import (
     sla_admin,
     transfer_export,
     transfer_import,
+    user_keys,
 )
 from itsm_tui.services.errors import PermissionDenied, ValidationFailed
 from itsm_tui.services.queue import QueueFilter
@@ -155,6 +157,11 @@ RIGHTS: dict[str, Roles] = {
     "directory.update_config_item": ADMINS,
     "directory.set_escalation_group": ADMINS,
     "directory.add_group_member": ADMINS,
+    # SSH keys for `itsm serve ssh`: one's own, or anyone's for an admin
+    "user_keys.add_key[own key]": EVERYONE,
+    "user_keys.add_key[another user's key]": ADMINS,
+    "user_keys.remove_key[own key]": EVERYONE,
+    "user_keys.remove_key[another user's key]": ADMINS,
     # import and export (README "Import, export and backup")
     "transfer_import.import_data": ADMINS,
     "transfer_import.import_data[dry run]": ADMINS,  # writes nothing, but only for admins
@@ -170,8 +177,9 @@ READ_ONLY = {
     "queue.fetch_page",
     "queue.count",
     "wall_figures.read_wall",
-    # One's own views and inbox.
+    # One's own views and inbox, one's own SSH keys (an admin: anyone's).
     "saved_views.list_views",
+    "user_keys.list_keys",
     "notifications.inbox",
     "notifications.unread_count",
     # Why this user cannot vote now: a question for screens, the vote itself is in the matrix.
@@ -438,6 +446,18 @@ def _over_the_freeze(w: World) -> dict[str, Any]:
 
 def _views(w: World, who: str) -> list[str]:
     return [view.name for view in saved_views.list_views(w.session, w[who])]
+
+
+def _public_key() -> str:
+    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+
+
+def _key_for(w: World, *owners: str) -> str:
+    """A new key registered (by root) for each of `owners`; its fingerprint."""
+    text = _public_key()
+    for owner in owners:
+        record = user_keys.add_key(w.session, w["root"], w.clock, owner, text)
+    return record.fingerprint
 
 
 def _check(condition: bool) -> None:
@@ -739,6 +759,26 @@ OPS: dict[str, Op] = {
     "directory.add_group_member": Op(
         new_group,
         lambda w, who, group: directory.add_group_member(w.session, w[who], w.clock, group, "bob"),
+    ),
+    "user_keys.add_key[own key]": Op(
+        nothing, lambda w, who, _: user_keys.add_key(w.session, w[who], w.clock, who, _public_key())
+    ),
+    "user_keys.add_key[another user's key]": Op(
+        nothing,
+        lambda w, who, _: user_keys.add_key(w.session, w[who], w.clock, "bob", _public_key()),
+    ),
+    "user_keys.remove_key[own key]": Op(  # the same key, registered for every actor
+        lambda w: _key_for(w, *ACTORS.values()),
+        lambda w, who, fingerprint: user_keys.remove_key(
+            w.session, w[who], w.clock, who, fingerprint
+        ),
+        shared=True,
+    ),
+    "user_keys.remove_key[another user's key]": Op(
+        lambda w: _key_for(w, "bob"),
+        lambda w, who, fingerprint: user_keys.remove_key(
+            w.session, w[who], w.clock, "bob", fingerprint
+        ),
     ),
     "transfer_import.import_data": Op(
         new_group_file,

@@ -572,3 +572,25 @@ class CandidateDismissal(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("users.id"))
     )
     dismissed_at: datetime = Field(sa_column=_utc(nullable=False))
+
+
+class UserKey(SQLModel, table=True):
+    """An SSH public key that lets its user log in to `itsm serve ssh` (issue 9). Only the
+    public half is kept; the fingerprint names it in `itsm user key list/remove`."""
+
+    __tablename__ = "user_keys"
+    __table_args__ = (
+        UniqueConstraint("user_id", "fingerprint", name="uq_user_keys_user_fingerprint"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    key_type: str = Field(sa_column=Column(String(64), nullable=False))
+    key_data: str = Field(sa_column=Column(Text, nullable=False))  # base64 of the public blob
+    comment: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
+    fingerprint: str = Field(sa_column=Column(String(80), nullable=False))
+    added_at: datetime = Field(sa_column=_utc(nullable=False))

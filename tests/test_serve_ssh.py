@@ -1,0 +1,263 @@
+"""`itsm serve ssh` end to end: a real server process on a loopback port, asyncssh clients with
+a PTY, and the desk each session runs (issue 9, "Done when").
+
+SQLite only: the engine is not what is tested. One server serves the module (its start-up
+costs a second); each test opens its own connections. Alice's key is registered in the
+database, Bob's is a file in the authorized-keys directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import asyncssh
+import pytest
+from sqlmodel import col, select
+
+from itsm_tui.clock import FixedClock
+from itsm_tui.services import user_keys
+from itsm_tui.store.database import open_database
+from itsm_tui.store.models import AuditEntry, Incident, User
+from tests.conftest import T0
+from tests.tui_helpers import seeded_desk
+
+PER_USER = 1
+_CSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+_LINE_BREAK = re.compile(rb"\x1b\[\d+;\d+H|\r\n|\r|\n")  # a cursor move or a new line
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    keys: dict[str, asyncssh.SSHKey]  # alice: registered in the database; bob: in the dir
+    stranger: asyncssh.SSHKey  # registered nowhere
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("serve-ssh")
+    url = f"sqlite:///{folder / 'itsm.sqlite'}"
+    clock = FixedClock(T0)
+    database, desk = seeded_desk(url, clock)
+    keys = {name: asyncssh.generate_private_key("ssh-ed25519") for name in ("alice", "bob")}
+    alice_public = keys["alice"].export_public_key().decode()
+    user_keys.add_key(desk.session, desk["alice"], clock, "alice", alice_public)
+    desk.session.close()
+    database.dispose()
+    authorized = folder / "authorized"
+    authorized.mkdir()
+    (authorized / "bob.pub").write_bytes(b"# bob's laptop\n" + keys["bob"].export_public_key())
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(folder / "data"),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+    }
+    env.pop("ITSM_USER", None)
+    env.pop("ITSM_DATABASE_URL", None)
+    argv = [sys.executable, "-m", "itsm_tui", "--db", url, "--user", "root", "serve", "ssh"]
+    argv += ["--port", "0", "--host-key", str(folder / "host_key")]
+    argv += ["--authorized-keys", str(authorized), "--max-sessions-per-user", str(PER_USER)]
+    process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        assert found, f"no listening line: {line!r}"
+        stranger = asyncssh.generate_private_key("ssh-ed25519")
+        yield Server(url, int(found.group(1)), keys, stranger)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (folder / "host_key").stat().st_mode & 0o777 == 0o600
+
+
+class Terminal:
+    """One SSH session with a PTY: what the desk drew so far, and keys to send it."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.process = process
+        self.output = bytearray()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while data := await self.process.stdout.read(65536):
+            self.output += data
+
+    def text(self, since: int = 0) -> str:
+        return _CSI.sub(b"", bytes(self.output[since:])).decode("utf-8", "replace")
+
+    async def wait_for(self, *texts: str, since: int = 0, timeout: float = 10.0) -> None:
+        await _until(lambda: all(t in self.text(since) for t in texts), texts, timeout, self)
+
+    def widest_line(self, since: int) -> int:
+        """The longest run of text drawn on one line (between cursor moves and line breaks):
+        a full repaint draws whole lines, so this is the width the desk believes it has."""
+        chunks = _LINE_BREAK.split(bytes(self.output[since:]))
+        return max(len(_CSI.sub(b"", c).decode("utf-8", "replace")) for c in chunks)
+
+    def send(self, keys: str) -> None:
+        self.process.stdin.write(keys.encode())
+
+
+async def _until(
+    condition: Callable[[], bool], what: object, timeout: float, screen: Terminal | None = None
+) -> None:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            shown = f"; the screen's last output: {screen.text()[-1500:]!r}" if screen else ""
+            raise AssertionError(f"not within {timeout} s: {what}{shown}")
+        await asyncio.sleep(0.05)
+
+
+async def connect(server: Server, user: str, key: asyncssh.SSHKey) -> asyncssh.SSHClientConnection:
+    return await asyncssh.connect(
+        "127.0.0.1",
+        server.port,
+        username=user,
+        client_keys=[key],
+        known_hosts=None,
+        agent_path=None,
+        config=[],
+    )
+
+
+async def desk(conn: asyncssh.SSHClientConnection, size: tuple[int, int] = (80, 24)) -> Terminal:
+    process = await conn.create_process(
+        term_type="xterm-256color", term_size=size, encoding=None, env={"COLORTERM": "truecolor"}
+    )
+    terminal = Terminal(process)
+    await terminal.wait_for("Incidents", "New")  # the queue and its footer
+    return terminal
+
+
+async def new_incident(terminal: Terminal, title: str) -> None:
+    """`n` opens the form with the title focused; type once it is drawn, save with ctrl+s."""
+    mark = len(terminal.output)
+    terminal.send("n")
+    await terminal.wait_for("Title", "Save", since=mark)
+    mark = len(terminal.output)
+    terminal.send(title)
+    await terminal.wait_for(title, since=mark)
+    terminal.send("\x13")  # ctrl+s
+
+
+def incident_titled(url: str, title: str) -> tuple[str, str] | None:
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            row = session.exec(
+                select(Incident, User)
+                .join(User, col(User.id) == col(Incident.opened_by_id))
+                .where(Incident.title == title)
+            ).first()
+            return None if row is None else (row[0].number, row[1].username)
+    finally:
+        database.dispose()
+
+
+def ssh_sessions(url: str, username: str) -> list[str]:
+    database = open_database(url)
+    try:
+        with database.session() as session:
+            user = session.exec(select(User).where(User.username == username)).one()
+            return [
+                e.new_value or ""
+                for e in session.exec(
+                    select(AuditEntry)
+                    .where(AuditEntry.field == "ssh_session", AuditEntry.record_id == user.id)
+                    .where(AuditEntry.actor_id == user.id)
+                    .order_by(col(AuditEntry.id))
+                )
+            ]
+    finally:
+        database.dispose()
+
+
+async def test_a_registered_key_opens_the_desk_creates_an_incident_and_resizes(
+    server: Server,
+) -> None:
+    async with await connect(server, "alice", server.keys["alice"]) as conn:
+        terminal = await desk(conn)
+        assert terminal.widest_line(0) == 80
+        await new_incident(terminal, "VPN drops over SSH")
+        await _until(
+            lambda: incident_titled(server.url, "VPN drops over SSH") is not None,
+            "the incident in the database",
+            10,
+            terminal,
+        )
+        made = incident_titled(server.url, "VPN drops over SSH")
+        assert made is not None and made[1] == "alice"
+
+        mark = len(terminal.output)
+        terminal.process.change_terminal_size(120, 30)
+        await _until(
+            lambda: terminal.widest_line(mark) == 120, "a 120-column repaint", 10, terminal
+        )
+        assert re.search(rb"\x1b\[30;\d+H", bytes(terminal.output[mark:]))  # row 30 exists now
+
+    fingerprint = server.keys["alice"].get_fingerprint("sha256")
+    await _until(lambda: len(ssh_sessions(server.url, "alice")) >= 2, "login and logout", 10)
+    login, logout = ssh_sessions(server.url, "alice")[-2:]
+    assert re.fullmatch(rf"login from 127\.0\.0\.1:\d+ key {re.escape(fingerprint)}", login)
+    assert re.fullmatch(r"logout after \d+ s", logout)
+
+
+async def test_unknown_keys_and_unknown_users_are_refused(server: Server) -> None:
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(server, "alice", server.stranger)
+    with pytest.raises(asyncssh.PermissionDenied):  # Bob's key is not Alice's
+        await connect(server, "alice", server.keys["bob"])
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(server, "mallory", server.keys["alice"])
+    with pytest.raises(asyncssh.PermissionDenied):  # a name that is no file in the dir
+        await connect(server, "../authorized/bob", server.keys["bob"])
+
+
+async def test_two_users_see_each_others_changes_live_and_sessions_are_limited(
+    server: Server,
+) -> None:
+    async with (
+        await connect(server, "alice", server.keys["alice"]) as alice_conn,
+        await connect(server, "bob", server.keys["bob"]) as bob_conn,
+    ):
+        alice, bob = await asyncio.gather(desk(alice_conn), desk(bob_conn))
+        second = await alice_conn.create_process(
+            term_type="xterm", term_size=(80, 24), encoding=None
+        )
+        refused = await second.wait(timeout=10)
+        assert refused.exit_status == 1
+        assert b"'alice' already has 1 sessions open" in refused.stdout
+
+        mark = len(bob.output)
+        await new_incident(alice, "Printer on fire")
+        await bob.wait_for("Printer on fire", since=mark)
+    made = incident_titled(server.url, "Printer on fire")
+    assert made is not None and made[1] == "alice"
+    await _until(lambda: len(ssh_sessions(server.url, "bob")) >= 2, "bob's logout", 10)
+
+
+async def test_a_removed_key_stops_working_at_the_next_login(server: Server) -> None:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    database = open_database(server.url)
+    clock = FixedClock(T0)
+    with database.session() as session:
+        vic = session.exec(select(User).where(User.username == "vic")).one()
+        public = key.export_public_key().decode()
+        user_keys.add_key(session, vic, clock, "vic", public)
+    (await connect(server, "vic", key)).close()
+    with database.session() as session:
+        vic = session.exec(select(User).where(User.username == "vic")).one()
+        user_keys.remove_key(session, vic, clock, "vic", key.get_fingerprint("sha256"))
+    database.dispose()
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(server, "vic", key)
