@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncssh
 import pytest
@@ -39,6 +41,31 @@ class Server:
     port: int
     keys: dict[str, asyncssh.SSHKey]  # alice: registered in the database; bob: in the dir
     stranger: asyncssh.SSHKey  # registered nowhere
+    folder: Path  # holds the host key the server generated
+
+
+@contextmanager
+def running_server(folder: Path, url: str, *flags: str) -> Iterator[int]:
+    """`itsm serve ssh` on a free loopback port (yielded) until the block ends."""
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(folder / "data"),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+    }
+    env.pop("ITSM_USER", None)
+    env.pop("ITSM_DATABASE_URL", None)
+    argv = [sys.executable, "-m", "itsm_tui", "--db", url, "--user", "root", "serve", "ssh"]
+    argv += ["--port", "0", "--host-key", str(folder / "host_key"), *flags]
+    process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        assert found, f"no listening line: {line!r}"
+        yield int(found.group(1))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -55,27 +82,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     authorized = folder / "authorized"
     authorized.mkdir()
     (authorized / "bob.pub").write_bytes(b"# bob's laptop\n" + keys["bob"].export_public_key())
-    env = {
-        **os.environ,
-        "XDG_DATA_HOME": str(folder / "data"),
-        "XDG_CONFIG_HOME": str(folder / "config"),
-    }
-    env.pop("ITSM_USER", None)
-    env.pop("ITSM_DATABASE_URL", None)
-    argv = [sys.executable, "-m", "itsm_tui", "--db", url, "--user", "root", "serve", "ssh"]
-    argv += ["--port", "0", "--host-key", str(folder / "host_key")]
-    argv += ["--authorized-keys", str(authorized), "--max-sessions-per-user", str(PER_USER)]
-    process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        assert found, f"no listening line: {line!r}"
+    flags = ["--authorized-keys", str(authorized), "--max-sessions-per-user", str(PER_USER)]
+    with running_server(folder, url, *flags) as port:
         stranger = asyncssh.generate_private_key("ssh-ed25519")
-        yield Server(url, int(found.group(1)), keys, stranger)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        yield Server(url, port, keys, stranger, folder)
     assert (folder / "host_key").stat().st_mode & 0o777 == 0o600
 
 
@@ -119,9 +129,13 @@ async def _until(
 
 
 async def connect(server: Server, user: str, key: asyncssh.SSHKey) -> asyncssh.SSHClientConnection:
+    return await connect_to(server.port, user, key)
+
+
+async def connect_to(port: int, user: str, key: asyncssh.SSHKey) -> asyncssh.SSHClientConnection:
     return await asyncssh.connect(
         "127.0.0.1",
-        server.port,
+        port,
         username=user,
         client_keys=[key],
         known_hosts=None,
@@ -241,9 +255,18 @@ async def test_two_users_see_each_others_changes_live_and_sessions_are_limited(
         mark = len(bob.output)
         await new_incident(alice, "Printer on fire")
         await bob.wait_for("Printer on fire", since=mark)
+        # Bob leaves mid-edit: the form's title typed, never saved.
+        mark = len(bob.output)
+        bob.send("n")
+        await bob.wait_for("Title", "Save", since=mark)
+        bob.send("Half typed")
+        await bob.wait_for("Half typed", since=mark)
     made = incident_titled(server.url, "Printer on fire")
     assert made is not None and made[1] == "alice"
+    # The logout is written once the hung-up desk has exited; it saved nothing half-typed.
     await _until(lambda: len(ssh_sessions(server.url, "bob")) >= 2, "bob's logout", 10)
+    assert ssh_sessions(server.url, "bob")[-1].startswith("logout after")
+    assert incident_titled(server.url, "Half typed") is None
 
 
 async def test_a_removed_key_stops_working_at_the_next_login(server: Server) -> None:
@@ -261,3 +284,23 @@ async def test_a_removed_key_stops_working_at_the_next_login(server: Server) -> 
     database.dispose()
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(server, "vic", key)
+
+
+async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_kept(
+    server: Server,
+) -> None:
+    """A second server on the same database and host key file: it presents the key the
+    first one generated, admits one session at a time and closes it after 2 s idle."""
+    authorized = str(server.folder / "authorized")
+    flags = ("--idle-timeout", "2", "--max-sessions", "1", "--authorized-keys", authorized)
+    with running_server(server.folder, server.url, *flags) as port:
+        async with await connect_to(port, "alice", server.keys["alice"]) as conn:
+            host_key = asyncssh.read_private_key(server.folder / "host_key")
+            assert conn.get_server_host_key().public_data == host_key.public_data
+            terminal = await desk(conn)
+            async with await connect_to(port, "bob", server.keys["bob"]) as bob:
+                full = await bob.run(term_type="xterm", term_size=(80, 24), timeout=10)
+            assert full.exit_status == 1
+            assert "the desk is full (1 sessions)" in str(full.stdout)
+            await terminal.process.wait(timeout=10)
+            assert "session closed after 2 s without input" in terminal.text()

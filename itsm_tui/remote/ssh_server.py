@@ -159,8 +159,8 @@ class DeskServer:
                 _exit(process, exited.result())
             elif idle.done():
                 status = await child.terminate(self.options.grace)
-                minutes = self.options.idle_timeout / 60
-                _say(process, f"\r\nitsm: session closed after {minutes:g} min without input\r\n")
+                idle = _duration(self.options.idle_timeout)
+                _say(process, f"\r\nitsm: session closed after {idle} without input\r\n")
                 _exit(process, status)
             else:  # the client left: hang up the desk; its writes are whole transactions
                 await child.terminate(self.options.grace)
@@ -189,6 +189,10 @@ class DeskServer:
 @dataclass
 class _Activity:
     last: float
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 120 else f"{seconds:g} s"
 
 
 def _size(process: asyncssh.SSHServerProcess[bytes]) -> tuple[int, int]:
