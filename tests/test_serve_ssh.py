@@ -23,6 +23,7 @@ import asyncssh
 import pytest
 from sqlmodel import col, select
 
+from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.services import user_keys
 from itsm_tui.store.database import open_database
@@ -304,3 +305,20 @@ async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_k
             assert "the desk is full (1 sessions)" in str(full.stdout)
             await terminal.process.wait(timeout=10)
             assert "session closed after 2 s without input" in terminal.text()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--port", "70000"], "--port must be 0-65535"),
+        (["--idle-timeout", "-1"], "--idle-timeout must be 0"),
+        (["--max-sessions-per-user", "0"], "must be at least 1"),
+        (["--authorized-keys", "/nonexistent/dir"], "is not a directory"),
+    ],
+)
+def test_bad_flags_are_refused_before_listening(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    code = main(["--db", sqlite_url, "--user", "root", "serve", "ssh", *flags])
+    assert code == 2
+    assert message in capsys.readouterr().err

@@ -81,6 +81,7 @@ class DeskServer:
         self.clock = clock
         self.sessions = Sessions(options.max_sessions, options.max_sessions_per_user)
         self.children: set[PtyChild] = set()
+        self._handlers: set[asyncio.Task[object]] = set()
 
     # -------------------------------------------------------------- authentication
 
@@ -124,6 +125,9 @@ class DeskServer:
             _refuse(process, f"itsm: {refusal}")
             return
         started = asyncio.get_running_loop().time()
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         try:
             await asyncio.to_thread(
                 self._audit,
@@ -137,6 +141,8 @@ class DeskServer:
             self.sessions.release(username)
             seconds = asyncio.get_running_loop().time() - started
             await asyncio.to_thread(self._audit, ssh_sessions.record_logout, username, seconds)
+            if handler is not None:
+                self._handlers.discard(handler)
 
     def _audit(self, write: Callable[..., None], *args: object) -> None:
         with self.database.session() as session:
@@ -183,7 +189,10 @@ class DeskServer:
             await asyncio.sleep(left)
 
     async def close(self) -> None:
+        """Hang up every desk, then let each session finish (its logout is audited)."""
         await asyncio.gather(*(child.terminate(self.options.grace) for child in self.children))
+        if self._handlers:
+            await asyncio.wait(set(self._handlers), timeout=5)
 
 
 @dataclass
