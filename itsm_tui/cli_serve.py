@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from itsm_tui import output
 from itsm_tui.cli import EXIT_OK
 from itsm_tui.cli_changes import Command
-from itsm_tui.services import user_keys
 from itsm_tui.services.errors import ValidationFailed
 
 if TYPE_CHECKING:
@@ -38,8 +37,8 @@ def register(commands: Any, command: Command) -> None:
 
 
 def _register_ssh(serve: Any, command: Command) -> None:
-    from itsm_tui.remote.keys import default_host_key_path
-
+    # asyncssh (0.1 s to import) loads only when a serve or key command runs, not for every
+    # `itsm` command nor every desk.
     sub = command(
         serve,
         "ssh",
@@ -53,7 +52,8 @@ def _register_ssh(serve: Any, command: Command) -> None:
         type=Path,
         metavar="PATH",
         default=None,
-        help=f"host key, generated on first start (default {default_host_key_path()})",
+        help="host key, generated on first start "
+        "(default: ssh_host_ed25519_key in the itsm-tui user data directory)",
     )
     sub.add_argument(
         "--authorized-keys",
@@ -129,6 +129,8 @@ def cmd_serve_ssh(ctx: Context) -> int:
 
 
 def _read_key_file(path: str) -> str:
+    from itsm_tui.services import user_keys
+
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read(user_keys.MAX_KEY_TEXT + 1)
@@ -137,6 +139,8 @@ def _read_key_file(path: str) -> str:
 
 
 def cmd_user_key_add(ctx: Context) -> int:
+    from itsm_tui.services import user_keys
+
     a = ctx.args
     text = _read_key_file(a.pubkey_file)
     record = user_keys.add_key(ctx.session, ctx.actor, ctx.clock, a.name, text)
@@ -145,6 +149,8 @@ def cmd_user_key_add(ctx: Context) -> int:
 
 
 def cmd_user_key_list(ctx: Context) -> int:
+    from itsm_tui.services import user_keys
+
     rows = user_keys.list_keys(ctx.session, ctx.actor, ctx.args.name)
     ctx.emit(
         output.table(
@@ -157,6 +163,8 @@ def cmd_user_key_list(ctx: Context) -> int:
 
 
 def cmd_user_key_remove(ctx: Context) -> int:
+    from itsm_tui.services import user_keys
+
     a = ctx.args
     record = user_keys.remove_key(ctx.session, ctx.actor, ctx.clock, a.name, a.fingerprint)
     ctx.emit(f"Removed key {record.fingerprint} of {record.username}.", record)
