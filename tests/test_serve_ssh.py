@@ -203,6 +203,7 @@ async def test_a_registered_key_opens_the_desk_creates_an_incident_and_resizes(
     async with await connect(server, "alice", server.keys["alice"]) as conn:
         terminal = await desk(conn)
         assert terminal.widest_line(0) == 80
+        assert b"\x1b[38;2;" in terminal.output  # COLORTERM=truecolor reached the desk
         await new_incident(terminal, "VPN drops over SSH")
         await _until(
             lambda: incident_titled(server.url, "VPN drops over SSH") is not None,
