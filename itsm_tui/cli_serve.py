@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 from itsm_tui import output
 from itsm_tui.cli import EXIT_OK
 from itsm_tui.cli_changes import Command
+from itsm_tui.config import load_file_config
 from itsm_tui.services.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from itsm_tui.cli import Context
+
+DEFAULT_IDLE_TIMEOUT_S = 1800.0
 
 
 def register(commands: Any, command: Command) -> None:
@@ -66,8 +69,9 @@ def _register_ssh(serve: Any, command: Command) -> None:
         "--idle-timeout",
         type=float,
         metavar="S",
-        default=1800.0,
-        help="close a session after S seconds without input (default 1800; 0 = never)",
+        default=None,
+        help="close a session after S seconds without input (0 = never; default: "
+        f"ssh_idle_timeout in config.toml, else {DEFAULT_IDLE_TIMEOUT_S:g})",
     )
     sub.add_argument(
         "--max-sessions", type=int, metavar="N", default=50, help="sessions at once (default 50)"
@@ -104,10 +108,9 @@ def cmd_serve_ssh(ctx: Context) -> int:
     from itsm_tui.remote.ssh_server import DeskServer, ServeOptions, serve
 
     a = ctx.args
+    idle_timeout = _idle_timeout(a.idle_timeout)
     if not 0 <= a.port <= 65535:
         raise ValidationFailed(f"--port must be 0-65535, not {a.port}")
-    if not a.idle_timeout >= 0:
-        raise ValidationFailed("--idle-timeout must be 0 (off) or a number of seconds")
     if a.max_sessions < 1 or a.max_sessions_per_user < 1:
         raise ValidationFailed("--max-sessions and --max-sessions-per-user must be at least 1")
     if a.authorized_keys is not None and not a.authorized_keys.is_dir():
@@ -117,7 +120,7 @@ def cmd_serve_ssh(ctx: Context) -> int:
         port=a.port,
         host_key=a.host_key or default_host_key_path(),
         authorized_keys=a.authorized_keys,
-        idle_timeout=a.idle_timeout,
+        idle_timeout=idle_timeout,
         max_sessions=a.max_sessions,
         max_sessions_per_user=a.max_sessions_per_user,
         low_bandwidth=bool(getattr(a, "low_bandwidth", False)),
@@ -126,6 +129,17 @@ def cmd_serve_ssh(ctx: Context) -> int:
     desk = DeskServer(options, ctx.database, ctx.settings.database_url, ctx.clock)
     asyncio.run(serve(desk, lambda line: print(line, file=sys.stderr, flush=True)))
     return EXIT_OK
+
+
+def _idle_timeout(given: float | None) -> float:
+    """`--idle-timeout`, else config.toml's `ssh_idle_timeout`, else 30 minutes."""
+    source = "--idle-timeout"
+    if given is None:
+        given, source = load_file_config().ssh_idle_timeout, "config.toml ssh_idle_timeout"
+    value = DEFAULT_IDLE_TIMEOUT_S if given is None else given
+    if not value >= 0 or value == float("inf"):
+        raise ValidationFailed(f"{source} must be 0 (off) or a number of seconds, not {value}")
+    return value
 
 
 def _read_key_file(path: str) -> str:

@@ -46,6 +46,8 @@ class FileConfig(BaseModel):
     cab_moderate_quorum: int | None = None
     cab_high_quorum: int | None = None
     low_bandwidth: bool | None = None
+    # `itsm serve ssh`: seconds without input before a session closes (0: never).
+    ssh_idle_timeout: float | None = None
 
 
 class Settings(BaseModel):
@@ -105,7 +107,7 @@ def load_file_config(path: Path | None = None) -> FileConfig:
         raise ConfigError(
             f"cannot use {path}: {problems} "
             "(allowed keys: database_url, user, timezone, auto_close_days, cab_moderate_quorum, "
-            "cab_high_quorum, low_bandwidth)"
+            "cab_high_quorum, low_bandwidth, ssh_idle_timeout)"
         ) from error
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot use {path}: {error}") from error

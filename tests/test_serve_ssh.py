@@ -292,9 +292,13 @@ async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_k
     server: Server,
 ) -> None:
     """A second server on the same database and host key file: it presents the key the
-    first one generated, admits one session at a time and closes it after 2 s idle."""
+    first one generated, admits one session at a time and closes it after 2 s idle (from
+    config.toml's ssh_idle_timeout)."""
+    config = server.folder / "config" / "itsm-tui" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("ssh_idle_timeout = 2\n")
     authorized = str(server.folder / "authorized")
-    flags = ("--idle-timeout", "2", "--max-sessions", "1", "--authorized-keys", authorized)
+    flags = ("--max-sessions", "1", "--authorized-keys", authorized)
     with running_server(server.folder, server.url, *flags) as port:
         async with await connect_to(port, "alice", server.keys["alice"]) as conn:
             host_key = asyncssh.read_private_key(server.folder / "host_key")
@@ -313,13 +317,23 @@ async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_k
     [
         (["--port", "70000"], "--port must be 0-65535"),
         (["--idle-timeout", "-1"], "--idle-timeout must be 0"),
+        (["--idle-timeout", "nan"], "--idle-timeout must be 0"),
+        ([], "config.toml ssh_idle_timeout must be 0"),  # ssh_idle_timeout = -1 there
         (["--max-sessions-per-user", "0"], "must be at least 1"),
         (["--authorized-keys", "/nonexistent/dir"], "is not a directory"),
     ],
 )
 def test_bad_flags_are_refused_before_listening(
-    sqlite_url: str, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+    sqlite_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    message: str,
 ) -> None:
+    if not flags:
+        config = tmp_path / "xdg-config" / "itsm-tui" / "config.toml"  # conftest._isolated_dirs
+        config.parent.mkdir(parents=True)
+        config.write_text("ssh_idle_timeout = -1\n")
     code = main(["--db", sqlite_url, "--user", "root", "serve", "ssh", *flags])
     assert code == 2
     assert message in capsys.readouterr().err
