@@ -16,7 +16,7 @@ from itsm_tui.clock import FixedClock
 from itsm_tui.remote.keys import directory_keys
 from itsm_tui.services import ssh_sessions, user_keys
 from itsm_tui.services.audit_verify import verify_audit_chain
-from itsm_tui.services.errors import NotFound, ValidationFailed
+from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
 from itsm_tui.services.tx import transaction
 from itsm_tui.store.database import Database
 from itsm_tui.store.models import AuditEntry, User
@@ -50,6 +50,8 @@ def test_a_user_adds_lists_and_removes_their_key_and_each_write_is_audited(
     assert user_keys.list_keys(desk.session, desk["root"], "alice") == [added]  # admin
     assert _blobs(user_keys.login_keys(desk.session, "alice")) == [key.public_data]
     assert _blobs(user_keys.login_keys(desk.session, "bob")) == []
+    with pytest.raises(PermissionDenied, match="needs the admin role"):
+        user_keys.list_keys(desk.session, desk["bob"], "alice")  # not his keys to see
 
     # Without the SHA256: prefix, as people copy it from ssh-keygen -l.
     short = added.fingerprint.removeprefix("SHA256:")
