@@ -30,12 +30,8 @@ def register(commands: Any, command: Command) -> None:
     )
     _register_ssh(serve, command)
     # `serve web` (textual-serve) is the second action, in its own module.
-    try:
-        from itsm_tui import cli_serve_web
-    except ModuleNotFoundError as error:
-        if error.name != "itsm_tui.cli_serve_web":
-            raise
-        return
+    from itsm_tui import cli_serve_web
+
     cli_serve_web.register_web(serve, command)
 
 
@@ -123,7 +119,7 @@ def cmd_serve_ssh(ctx: Context) -> int:
         idle_timeout=idle_timeout,
         max_sessions=a.max_sessions,
         max_sessions_per_user=a.max_sessions_per_user,
-        low_bandwidth=bool(getattr(a, "low_bandwidth", False)),
+        low_bandwidth=ctx.settings.low_bandwidth,  # the flag, env or config.toml
     )
     ctx.session.close()  # the server opens a short session per login; hold none meanwhile
     desk = DeskServer(options, ctx.database, ctx.settings.database_url, ctx.clock)
