@@ -334,3 +334,28 @@ async def test_the_palette_goes_to_an_incident_by_number(
         await settle(pilot, rounds=3)
         assert type(app.screen).__name__ == "IncidentDetailScreen"
         assert app.screen.number == numbers[1]  # type: ignore[attr-defined]
+
+
+async def test_the_clock_tick_repaints_only_lines_whose_countdown_changed(
+    desk_db: tuple[str, Desk], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over SSH every repainted line is bytes on the wire: a tick with nothing changed
+    repaints nothing; after a minute, the rows whose countdown moved are repainted."""
+    url, desk = desk_db
+    for index in range(3):
+        create(desk.session, desk, clock, title=f"Ticket {index}", impact=2, urgency=2)
+    app = app_for(url, clock, feed_interval_s=3600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = queue_table(app)
+        before = [table.render_line(y).text for y in range(1, 4)]
+        repainted: list[int] = []
+        monkeypatch.setattr(
+            table, "refresh", lambda *regions, **_: repainted.extend(r.y for r in regions)
+        )
+        table.tick()
+        assert repainted == []  # same second, same text: nothing sent
+        clock.advance(minutes=7)
+        table.tick()
+        after = [table.render_line(y).text for y in range(1, 4)]
+        assert sorted(repainted) == [1, 2, 3] and after != before
