@@ -252,7 +252,7 @@ async def test_two_users_see_each_others_changes_live_and_sessions_are_limited(
         )
         refused = await second.wait(timeout=10)
         assert refused.exit_status == 1
-        assert b"'alice' already has 1 sessions open" in refused.stdout
+        assert b"'alice' already has 1 session open" in refused.stdout
 
         mark = len(bob.output)
         await new_incident(alice, "Printer on fire")

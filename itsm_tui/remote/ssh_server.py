@@ -59,7 +59,8 @@ class Sessions:
         if sum(self.by_user.values()) >= self.limit:
             return f"the desk is full ({self.limit} sessions); try again later"
         if self.by_user[username] >= self.per_user:
-            return f"'{username}' already has {self.per_user} sessions open; close one first"
+            sessions = "session" if self.per_user == 1 else "sessions"
+            return f"'{username}' already has {self.per_user} {sessions} open; close one first"
         self.by_user[username] += 1
         return None
 
