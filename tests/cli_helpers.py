@@ -126,6 +126,20 @@ def build_desk(db_file: Path, *more: list[str]) -> None:
         assert code == 0, argv
 
 
+def built_desk(factory: pytest.TempPathFactory, name: str, *more: list[str]) -> Path:
+    """`build_desk` once per test process, in a folder of its own and away from the real
+    user's config and environment (the autouse isolation is per test, this runs for many);
+    tests copy the file with `copy_database`."""
+    folder = factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
+        patch.delenv("ITSM_DATABASE_URL", raising=False)
+        patch.delenv("ITSM_USER", raising=False)
+        build_desk(folder / "desk.sqlite", *more)
+    return folder / "desk.sqlite"
+
+
 def copy_database(template: Path, url: str) -> None:
     target = Path(url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):

@@ -23,7 +23,7 @@ from itsm_tui import config
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.services.demo_problems import story_incident_count
-from tests.cli_helpers import Cli, build_desk, copy_database, db_state
+from tests.cli_helpers import Cli, built_desk, copy_database, db_state
 from tests.conftest import copy_of_built
 
 ESC = "\x1b"
@@ -45,14 +45,7 @@ INCIDENT_FIELDS = {
 
 @pytest.fixture(scope="session")
 def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("desk")
-    with pytest.MonkeyPatch.context() as patch:  # the autouse isolation is per test
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
-        patch.delenv("ITSM_DATABASE_URL", raising=False)
-        patch.delenv("ITSM_USER", raising=False)
-        build_desk(folder / "desk.sqlite")
-    return folder / "desk.sqlite"
+    return built_desk(tmp_path_factory, "desk")
 
 
 @pytest.fixture

@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import config_file
 from itsm_tui.store.database import Database
-from tests.cli_helpers import Cli, Result, build_desk, copy_database, db_state, nothing_written
+from tests.cli_helpers import (
+    Cli,
+    Result,
+    built_desk,
+    copy_database,
+    db_state,
+    nothing_written,
+)
 from tests.conftest import Desk
 from tests.fuzz_inputs import EDGE_INSTANTS, SQL, STORABLE_MARKUP, ZONES, fuzz_settings, nasty_text
 from tests.service_helpers import footprint
@@ -63,14 +70,7 @@ INCIDENTS = [
 
 @pytest.fixture(scope="session")
 def bad_input_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("bad-input")
-    with pytest.MonkeyPatch.context() as patch:  # the autouse isolation is per test
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
-        patch.delenv("ITSM_DATABASE_URL", raising=False)
-        patch.delenv("ITSM_USER", raising=False)
-        build_desk(folder / "desk.sqlite", *INCIDENTS, *CHANGES_AND_PROBLEMS)
-    return folder / "desk.sqlite"
+    return built_desk(tmp_path_factory, "bad-input", *INCIDENTS, *CHANGES_AND_PROBLEMS)
 
 
 @pytest.fixture

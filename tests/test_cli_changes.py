@@ -16,7 +16,7 @@ import pytest
 
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, build_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
 
 START, END = "2026-03-10T22:00+00:00", "2026-03-11T02:00+00:00"
 FREEZE_START, FREEZE_END = "2026-03-09T00:00+00:00", "2026-03-16T00:00+00:00"
@@ -61,17 +61,11 @@ CHANGE_FIELDS = {
 @pytest.fixture(scope="session")
 def change_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The CLI test desk plus carl, a change manager in Network."""
-    folder = tmp_path_factory.mktemp("change-desk")
-    with pytest.MonkeyPatch.context() as patch:  # the autouse isolation is per test
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
-        patch.delenv("ITSM_DATABASE_URL", raising=False)
-        patch.delenv("ITSM_USER", raising=False)
-        build_desk(
-            folder / "desk.sqlite",
-            ["user", "add", "carl", "--role", "change_manager", "--group", "Network"],
-        )
-    return folder / "desk.sqlite"
+    return built_desk(
+        tmp_path_factory,
+        "change-desk",
+        ["user", "add", "carl", "--role", "change_manager", "--group", "Network"],
+    )
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, build_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
 
 PRB1, PRB2 = "PRB0000001", "PRB0000002"
 START, END = "2026-03-10T22:00+00:00", "2026-03-11T02:00+00:00"
@@ -26,17 +26,11 @@ START, END = "2026-03-10T22:00+00:00", "2026-03-11T02:00+00:00"
 @pytest.fixture(scope="session")
 def problem_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The CLI test desk plus carl, a change manager in Network."""
-    folder = tmp_path_factory.mktemp("problem-desk")
-    with pytest.MonkeyPatch.context() as patch:  # the autouse isolation is per test
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
-        patch.delenv("ITSM_DATABASE_URL", raising=False)
-        patch.delenv("ITSM_USER", raising=False)
-        build_desk(
-            folder / "desk.sqlite",
-            ["user", "add", "carl", "--role", "change_manager", "--group", "Network"],
-        )
-    return folder / "desk.sqlite"
+    return built_desk(
+        tmp_path_factory,
+        "problem-desk",
+        ["user", "add", "carl", "--role", "change_manager", "--group", "Network"],
+    )
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, build_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,21 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def transfer_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The CLI test desk plus two incidents (one with a note, one cancelled), built once."""
-    folder = tmp_path_factory.mktemp("transfer")
-    with pytest.MonkeyPatch.context() as patch:  # the autouse isolation is per test
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
-        patch.delenv("ITSM_DATABASE_URL", raising=False)
-        patch.delenv("ITSM_USER", raising=False)
-        build_desk(
-            folder / "desk.sqlite",
-            ["incident", "new", "--title", "Mail down", "--impact", "1", "--urgency", "2",
-             "--group", "Service Desk", "--assignee", "alice"],
-            ["incident", "note", "INC0000001", "--text", "rebooted mail-01"],
-            ["incident", "new", "--title", "VPN slow", "--impact", "3", "--urgency", "3"],
-            ["incident", "update", "INC0000002", "--state", "cancelled"],
-        )  # fmt: skip
-    return folder / "desk.sqlite"
+    return built_desk(
+        tmp_path_factory,
+        "transfer",
+        ["incident", "new", "--title", "Mail down", "--impact", "1", "--urgency", "2",
+         "--group", "Service Desk", "--assignee", "alice"],
+        ["incident", "note", "INC0000001", "--text", "rebooted mail-01"],
+        ["incident", "new", "--title", "VPN slow", "--impact", "3", "--urgency", "3"],
+        ["incident", "update", "INC0000002", "--state", "cancelled"],
+    )  # fmt: skip
 
 
 @pytest.fixture
