@@ -47,6 +47,16 @@ from itsm_tui.workers.feed_listener import POLL_INTERVAL_S, FeedBatch, FeedListe
 LISTEN_SLICE_S = 0.5  # how long the listener sleeps between checks that the app still runs
 
 
+# How a database was chosen, in words for the "Database" command.
+DATABASE_SOURCES = {
+    "--db": "from --db",
+    "ITSM_DATABASE_URL": "from ITSM_DATABASE_URL",
+    "config.toml": "from database_url in config.toml",
+    "default": "the default: nothing chose another",
+    "demo": "the demo desk",
+}
+
+
 class ITSMApp(App[None]):
     # All styling lives in tcss files, one per feature, loaded in name order.
     CSS_PATH = sorted(str(path) for path in (Path(__file__).parent / "styles").glob("*.tcss"))
@@ -88,6 +98,7 @@ class ITSMApp(App[None]):
         timezone: str = "UTC",
         cab_policy: CabPolicy | None = None,
         low_bandwidth: bool = False,
+        database_source: str = "--db",
     ) -> None:
         super().__init__()
         # Slow links (SSH, a browser tab): no animations, ANSI colours, a slower header clock.
@@ -112,6 +123,11 @@ class ITSMApp(App[None]):
         self.inbox_changed: Signal[int] = Signal(self, "inbox-changed")
         self.link_changed: Signal[LinkStatus] = Signal(self, "link-changed")
         self.link_status = LinkStatus()
+        # How the database was chosen ("--db", "ITSM_DATABASE_URL", "config.toml", "default",
+        # "demo"); the palette's "Database" shows it with the untruncated location.
+        self.database_source = database_source
+        self.database_shown: Signal[str] = Signal(self, "database-shown")
+        self.database_detail = ""  # the header's second line while shown, else empty
         self._feed = FeedListener(self.database)
         self._feed_lock = threading.Lock()
         self._feed_health = FeedHealth()
@@ -296,6 +312,16 @@ class ITSMApp(App[None]):
 
         if not isinstance(self.screen, ReportsScreen):
             self.push_screen(ReportsScreen())
+
+    def toggle_database_detail(self) -> None:
+        """Show (or hide again) where the data lives, in full, under every screen's header:
+        the one-line header shortens the location to fit 80 columns."""
+        if self.database_detail:
+            self.database_detail = ""
+        else:
+            chosen = DATABASE_SOURCES.get(self.database_source, self.database_source)
+            self.database_detail = f"Database: {self.database.location} ({chosen})"
+        self.database_shown.publish(self.database_detail)
 
     def open_caller_incidents(self, caller: str) -> None:
         self._show_queue(QueueFilter(states=(), caller=caller))

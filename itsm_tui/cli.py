@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from itsm_tui import output
+from itsm_tui import cli_database, config, output
 from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.config import MAX_AUTO_CLOSE_DAYS, ConfigError, Settings, resolve_settings
 from itsm_tui.domain.change_approvals import CabPolicy
@@ -33,7 +33,7 @@ from itsm_tui.domain.enums import (
 from itsm_tui.services import directory, incidents, notifications, slas
 from itsm_tui.services.errors import ServiceError, ValidationFailed
 from itsm_tui.services.validation import validate
-from itsm_tui.store.database import Database, open_database
+from itsm_tui.store.database import Database, DatabaseMissing, open_database
 from itsm_tui.store.migrate import SchemaTooNew
 from itsm_tui.store.models import User
 
@@ -875,7 +875,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
             return _launch(settings, clock)
         if args.command == "wall":
             return _launch_wall(args, settings, clock)
-        database = _open(settings)
+        database = _open(settings, create=args.command in cli_database.CREATING_COMMANDS)
+        notice = cli_database.default_notice(settings)
+        if notice is not None and not getattr(args, "json", False):
+            print(notice, file=sys.stderr, flush=True)
         try:
             with database.session() as session:
                 slas.ensure_defaults(session, clock, settings.timezone)
@@ -893,6 +896,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         return EXIT_BAD_INPUT
     except SchemaTooNew as error:
         _fail(str(error))
+        return EXIT_FAILURE
+    except DatabaseMissing as error:
+        _fail(cli_database.missing_message(settings, error), multiline=True)
         return EXIT_FAILURE
     except OperationalError as error:
         _fail(f"cannot use the database: {error.orig}")
@@ -928,14 +934,17 @@ def _refuse_unstorable(argv: Sequence[str]) -> None:
             raise ValidationFailed(f"argument '{shown}' is not valid UTF-8") from None
 
 
-def _open(settings: Settings) -> Database:
-    """Open the configured database; a URL that cannot name a usable database is bad input."""
+def _open(settings: Settings, *, create: bool = False) -> Database:
+    """Open the configured database; a URL that cannot name a usable database is bad input.
+
+    Only `init` and `demo` pass `create`: anywhere else a missing database is an error
+    (`DatabaseMissing`, exit 1) and nothing is made."""
     hint = (
         f"check the database URL (from {settings.database_source}); "
         "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )
     try:
-        return open_database(settings.database_url)
+        return open_database(settings.database_url, create=create)
     except ArgumentError as error:
         raise ConfigError(f"cannot use database URL: {error}; {hint}") from error
     except ImportError as error:
@@ -946,8 +955,8 @@ def _open(settings: Settings) -> Database:
         ) from error
 
 
-def _fail(message: str) -> None:
-    print(f"itsm: error: {output.printable(message)}", file=sys.stderr)
+def _fail(message: str, *, multiline: bool = False) -> None:
+    print(f"itsm: error: {output.printable(message, multiline=multiline)}", file=sys.stderr)
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
@@ -964,7 +973,9 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
     # config.toml is someone's real database and must not fill up with fake tickets.
     named_url = settings.database_url if settings.database_source == "--db" else None
     if named_url is not None:
-        _open(settings).dispose()  # a bad URL or a missing driver is bad input (exit 2)
+        _open(
+            settings, create=True
+        ).dispose()  # a bad URL or a missing driver is bad input (exit 2)
     print(
         f"Loading demo data ({options.incidents} incidents, seed {options.seed})…",
         file=sys.stderr,
@@ -990,7 +1001,19 @@ def cab_policy(settings: Settings) -> CabPolicy:
 
 
 def _launch(settings: Settings, clock: Clock) -> int:
-    database = _open(settings)
+    create = False
+    if cli_database.default_is_missing(settings):
+        choice = _ask_first_run(settings)
+        if choice is None:
+            print("Nothing was created. " + cli_database.missing_default_message(settings))
+            return EXIT_OK
+        if choice == "demo":
+            demo_url = config.sqlite_url(config.demo_database_path())
+            settings = settings.model_copy(
+                update={"database_url": demo_url, "database_source": "demo"}
+            )
+        create = choice == "new"
+    database = _open(settings, create=create)
     try:
         with database.session() as session:
             slas.ensure_defaults(session, clock, settings.timezone)
@@ -1008,8 +1031,25 @@ def _launch(settings: Settings, clock: Clock) -> int:
         timezone=settings.timezone,
         cab_policy=cab_policy(settings),
         low_bandwidth=settings.low_bandwidth,
+        database_source=settings.database_source,
     ).run()
+    if settings.database_source == "demo":
+        print(f"The demo desk is {config.demo_database_path()}; reopen it with:")
+        print(f"  {cli_database.demo_command()}")
     return EXIT_OK
+
+
+def _ask_first_run(settings: Settings) -> str | None:
+    """No database was chosen and the default one is missing: ask, never create silently."""
+    _limit_frame_rate(settings)
+    from itsm_tui.first_run import FirstRunApp
+    from itsm_tui.store.database import describe_location
+
+    demo = config.demo_database_path()
+    return FirstRunApp(
+        default_path=describe_location(settings.database_url),
+        demo_path=str(demo) if demo.exists() else None,
+    ).run()
 
 
 def _launch_wall(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:

@@ -120,6 +120,11 @@ class DeskCommandsProvider(Provider):
         commands: list[tuple[str, object, str]] = [
             ("New incident", partial(desk(app).open_incident_form, None), "Log a new incident"),
             ("Inbox", getattr(app, "action_inbox", None), "SLA escalations and mentions"),
+            (
+                "Database",
+                getattr(app, "toggle_database_detail", None),
+                "Show or hide the full database location under the header",
+            ),
         ]
         new_change = getattr(app, "open_change_form", None)
         if new_change is not None:

@@ -100,6 +100,7 @@ def nothing_written(url: str) -> Iterator[None]:
 
 
 DESK_COMMANDS = [
+    ["init"],  # only init (and demo) may create a database
     # The first user of the empty database (root) becomes its admin.
     ["group", "add", "Security"],
     ["group", "add", "Network", "--escalates-to", "Security"],

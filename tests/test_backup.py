@@ -23,6 +23,7 @@ def test_a_backup_taken_while_another_thread_writes_is_whole_and_consistent(
     sqlite_url: str, tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli = Cli(sqlite_url, clock, capsys)
+    cli.ok("init")
     # One incident, then an open that gathers the planner statistics, before the writer runs.
     committed = [cli.new_incident()["number"]]
     cli.ok("init")

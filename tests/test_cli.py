@@ -91,6 +91,7 @@ def test_first_user_of_an_empty_database_becomes_admin(empty_cli: Cli) -> None:
 
 
 def test_reading_bootstraps_an_empty_database_too(empty_cli: Cli) -> None:
+    empty_cli.ok("init")
     assert empty_cli.json("incident", "list", user="first") == []
     users = empty_cli.json("user", "list", user="first")
     assert [(u["username"], u["role"]) for u in users] == [("first", "admin")]
@@ -903,7 +904,12 @@ def test_an_unusable_database_path_is_a_clear_error(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    code = main(["--db", f"sqlite:///{blocker}/x.sqlite", "incident", "list"], clock=clock)
+    url = f"sqlite:///{blocker}/x.sqlite"
+    code = main(["--db", url, "incident", "list"], clock=clock)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.startswith(f"itsm: error: there is no database file {blocker}/x.sqlite")
+    code = main(["--db", url, "init"], clock=clock)  # only init tries to create it
     captured = capsys.readouterr()
     assert code == 1
     assert captured.err.startswith("itsm: error: cannot use")

@@ -209,10 +209,12 @@ def usernames(db_file: Path) -> list[tuple[str, str]]:
 def test_cli_defaults_to_sqlite_in_the_data_dir_and_the_login_name(
     clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(["--json", "group", "add", "Ops"], clock, capsys)
-    assert (code, err) == (0, "")
-    assert json.loads(out)["name"] == "Ops"
     db_file = Path(os.environ["XDG_DATA_HOME"]) / "itsm-tui" / "itsm.sqlite"
+    code, out, _ = run(["--json", "init"], clock, capsys)  # only init creates the default
+    assert (code, json.loads(out)["status"]) == (0, "ok")
+    code, out, err = run(["--json", "group", "add", "Ops"], clock, capsys)
+    assert (code, err) == (0, "")  # JSON output: no note on stderr either
+    assert json.loads(out)["name"] == "Ops"
     assert db_file.exists()
     # The first user of an empty database (here: the login name) becomes its admin.
     assert usernames(db_file) == [("login.name", "admin")]
@@ -227,6 +229,7 @@ def test_cli_reads_database_and_user_from_the_environment(
     db_file = tmp_path / "env.sqlite"
     monkeypatch.setenv("ITSM_DATABASE_URL", f"sqlite:///{db_file}")
     monkeypatch.setenv("ITSM_USER", "envadmin")
+    assert run(["init"], clock, capsys)[0] == 0
     code, _, err = run(["group", "add", "Ops"], clock, capsys)
     assert (code, err) == (0, "")
     assert usernames(db_file) == [("envadmin", "admin")]
@@ -238,6 +241,7 @@ def test_cli_reads_database_and_user_from_config_toml(
 ) -> None:
     db_file = tmp_path / "file.sqlite"
     write_config(f'database_url = "sqlite:///{db_file}"\nuser = "fileadmin"\n')
+    assert run(["init"], clock, capsys)[0] == 0
     code, _, err = run(["group", "add", "Ops"], clock, capsys)
     assert (code, err) == (0, "")
     assert usernames(db_file) == [("fileadmin", "admin")]
@@ -253,6 +257,7 @@ def test_cli_flags_beat_environment_and_config_toml(
     monkeypatch.setenv("ITSM_DATABASE_URL", f"sqlite:///{env_file}")
     monkeypatch.setenv("ITSM_USER", "envuser")
     write_config(f'database_url = "sqlite:///{file_file}"\nuser = "fileuser"\n')
+    assert run(["init", "--db", f"sqlite:///{cli_file}"], clock, capsys)[0] == 0
     argv = ["group", "add", "Ops", "--db", f"sqlite:///{cli_file}", "--user", "cliuser"]
     code, _, err = run(argv, clock, capsys)
     assert (code, err) == (0, "")

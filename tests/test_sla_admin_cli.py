@@ -13,6 +13,14 @@ from itsm_tui.clock import FixedClock
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture
+def sqlite_url(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """An empty desk: only `itsm init` creates a database."""
+    assert main(["--db", sqlite_url, "init"], clock=FixedClock(T0)) == 0
+    capsys.readouterr()
+    return sqlite_url
+
+
 def run(url: str, clock: FixedClock, *argv: str, user: str = "boss") -> int:
     return main(["--db", url, "--user", user, *argv], clock=clock)
 

@@ -173,6 +173,7 @@ def test_worker_and_inbox_commands(sqlite_url: str, capsys: pytest.CaptureFixtur
     from itsm_tui.cli import main
 
     clock = FixedClock(at(2, 9))
+    assert main(["--db", sqlite_url, "init"], clock=clock) == 0  # only init creates
     new = ["incident", "new", "--title", "x", "--impact", "1", "--urgency", "1", "--assignee", "me"]
     assert main(["--db", sqlite_url, "--user", "boss", *new], clock=clock) == 0
     capsys.readouterr()
@@ -199,6 +200,7 @@ def test_incident_show_lists_the_clocks(
     from itsm_tui.cli import main
 
     clock = FixedClock(at(2, 9))
+    assert main(["--db", sqlite_url, "init"], clock=clock) == 0  # only init creates
     new = ["incident", "new", "--title", "x", "--impact", "2", "--urgency", "2"]
     assert main(["--db", sqlite_url, "--user", "boss", *new], clock=clock) == 0
     capsys.readouterr()

@@ -428,6 +428,7 @@ def test_sla_report_command(sqlite_url: str, capsys: pytest.CaptureFixture[str])
     from itsm_tui.cli import main
 
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    assert main(["--db", sqlite_url, "init"], clock=clock) == 0  # only init creates
     base = ["--db", sqlite_url, "--user", "boss"]
     new = ["incident", "new", "--title", "a | b [bold]", "--impact", "1", "--urgency", "1"]
     assert main([*base, *new], clock=clock) == 0

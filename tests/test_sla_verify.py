@@ -450,6 +450,7 @@ def test_sla_verify_command_exit_codes(sqlite_url: str, capsys: pytest.CaptureFi
     from itsm_tui.clock import FixedClock
 
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    assert main(["--db", sqlite_url, "init"], clock=clock) == 0  # only init creates
     base = ["--db", sqlite_url, "--user", "boss"]
     new = ["incident", "new", "--title", "x", "--impact", "2", "--urgency", "2"]
     assert main([*base, *new], clock=clock) == 0

@@ -52,6 +52,7 @@ def test_export_to_stdout_and_file_then_import_into_an_empty_desk(
     assert csv_path.read_text(encoding="utf-8").startswith("number,title,description,")
 
     fresh = Cli(f"sqlite:///{tmp_path / 'fresh.sqlite'}", clock, capsys)
+    fresh.ok("init")
     dry = fresh.json("import", str(target), "--dry-run")
     assert dry["dry_run"] and dry["counts"]["incidents"]["created"] == 2
     assert fresh.json("incident", "list") == []

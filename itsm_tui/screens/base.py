@@ -54,6 +54,10 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
         if signal is not None:
             signal.subscribe(self, self._show_unread)
             self._show_unread(getattr(self.app, "unread", 0))
+        shown = getattr(self.app, "database_shown", None)
+        if shown is not None:
+            shown.subscribe(self, self._show_database)
+            self._show_database(self.app.database_detail)  # type: ignore[attr-defined]
         link = getattr(self.app, "link_changed", None)
         if link is not None:
             link.subscribe(self, self._show_link)
@@ -70,6 +74,9 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
 
     def _show_unread(self, count: int) -> None:
         self.query_one(DeskHeader).unread = count
+
+    def _show_database(self, detail: str) -> None:
+        self.query_one(DeskHeader).detail = detail
 
     def _show_link(self, status: LinkStatus) -> None:
         self.query_one(DeskHeader).link_text = status.text

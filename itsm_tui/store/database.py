@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -32,6 +34,11 @@ class Database:
     def label(self) -> str:
         return describe_url(self.url)
 
+    @property
+    def location(self) -> str:
+        """Untruncated and password-free: what the desk's "Database" command shows."""
+        return describe_location(self.url)
+
     def session(self) -> Session:
         """A session for use cases; reads in it never hold SQLite's write lock, only the
         service transactions that write do (see `store.engine.begin_write`)."""
@@ -41,14 +48,77 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str, *, migrate: bool = True) -> Database:
-    """Open `url`, creating or upgrading the schema first unless told not to."""
+class DatabaseMissing(RuntimeError):
+    """The database named does not exist, and this open may not create it.
+
+    Only `itsm init` and `itsm demo` create databases: a typo in `--db` must fail loudly
+    rather than leave a new empty desk (and a directory tree) behind. `location` is the path
+    or the password-free URL, for messages.
+    """
+
+    def __init__(self, location: str, *, postgres: bool = False) -> None:
+        self.location = location
+        self.postgres = postgres
+        what = "PostgreSQL database" if postgres else "database file"
+        super().__init__(f"there is no {what} {location}")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other engines and in-memory databases."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None  # a SQLite URI: its own parameters decide (mode=ro, memory, ...)
+    return Path(database).expanduser()
+
+
+def database_exists(url: str) -> bool:
+    """Whether a SQLite URL's file is there; other engines are checked by connecting."""
+    path = sqlite_file(url)
+    return path is None or path.exists()
+
+
+def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Database:
+    """Open `url`, creating or upgrading the schema first unless told not to.
+
+    With `create=False` a SQLite file or PostgreSQL database that is not there raises
+    `DatabaseMissing` and nothing is made: no file, no directory.
+    """
     url = normalise_url(url)
+    path = sqlite_file(url)
+    if path is not None:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise DatabaseMissing(str(path))
     engine = make_engine(url)
     if migrate:
-        upgrade_to_head(engine)
-        ensure_statistics(engine)
+        try:
+            upgrade_to_head(engine)
+            ensure_statistics(engine)
+        except OperationalError as error:
+            engine.dispose()
+            if _names_missing_database(error):
+                raise DatabaseMissing(describe_location(url), postgres=True) from error
+            raise
     return Database(url=url, engine=engine)
+
+
+def _names_missing_database(error: OperationalError) -> bool:
+    """PostgreSQL refuses the connection with 'database "x" does not exist' (no SQLSTATE
+    reaches the client on a failed connection, so the text is all there is)."""
+    text = str(error.orig)
+    return 'database "' in text and "does not exist" in text
+
+
+def describe_location(url: str) -> str:
+    """The full, password-free place a URL names: the file's path, or the server URL."""
+    path = sqlite_file(url)
+    if path is not None:
+        return str(path)
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
 # Rows sampled per index by ANALYZE: enough for the planner, fast on a million incidents.

@@ -18,6 +18,8 @@ class DeskHeader(Static):
     unread: reactive[int] = reactive(0)
     now_text: reactive[str] = reactive("")
     link_text: reactive[str] = reactive("")  # empty while the database link is up
+    # The untruncated database location on a line of its own (palette "Database"), or "".
+    detail: reactive[str] = reactive("", layout=True)
 
     def __init__(self, section: str, *, user: str, role: str, database: str) -> None:
         super().__init__(id="desk-header")
@@ -48,4 +50,7 @@ class DeskHeader(Static):
             spare = 1
         line.append(" " * spare)
         line.append_text(right)
+        if self.detail:
+            line.append("\n")
+            line.append_text(user_text(f" {self.detail}"))
         return line
