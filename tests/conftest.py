@@ -224,6 +224,17 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def desk_db(sqlite_url: str, clock: FixedClock) -> Iterator[tuple[str, Desk]]:
+    """SQLite with SLA defaults and the small test directory, for pilot tests."""
+    from tests.tui_helpers import seeded_desk  # it imports this module
+
+    database, desk = seeded_desk(sqlite_url, clock)
+    yield sqlite_url, desk
+    desk.session.close()
+    database.dispose()
+
+
+@pytest.fixture
 def database(db_url: str) -> Iterator[Database]:
     db = open_database(db_url)
     yield db

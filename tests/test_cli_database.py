@@ -4,7 +4,6 @@ that names the path, the default one is named out loud, and the desk asks before
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from itsm_tui.first_run import FirstRunApp, FirstRunChoice
 from itsm_tui.widgets.desk_header import DeskHeader
 from tests.conftest import POSTGRES_ENV, Desk
 from tests.pg_pool import conninfo
-from tests.tui_helpers import app_for, palette_highlight, seeded_desk, settle, until
+from tests.tui_helpers import app_for, palette_highlight, settle, until
 
 
 def run(clock: FixedClock, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -262,14 +261,6 @@ async def test_the_first_run_question_offers_the_demo_new_and_quit() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("escape")
     assert app.return_value is None
-
-
-@pytest.fixture
-def desk_db(sqlite_url: str, clock: FixedClock) -> Iterator[tuple[str, Desk]]:
-    database, desk = seeded_desk(sqlite_url, clock)
-    yield sqlite_url, desk
-    desk.session.close()
-    database.dispose()
 
 
 async def test_the_palette_shows_the_whole_database_location_under_the_header(

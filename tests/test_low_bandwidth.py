@@ -5,7 +5,6 @@ Set by the flag, ITSM_LOW_BANDWIDTH or config.toml."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,7 @@ from itsm_tui.config import ConfigError, config_file, load_file_config, resolve_
 from itsm_tui.wall import WallApp
 from itsm_tui.widgets.desk_header import DeskHeader
 from tests.conftest import Desk
-from tests.tui_helpers import app_for, seeded_desk, settle
-
-
-@pytest.fixture
-def desk_db(sqlite_url: str, clock: FixedClock) -> Iterator[tuple[str, Desk]]:
-    database, desk = seeded_desk(sqlite_url, clock)
-    yield sqlite_url, desk
-    desk.session.close()
-    database.dispose()
+from tests.tui_helpers import app_for, settle
 
 
 async def test_the_low_bandwidth_desk_runs_without_animations_in_ansi_colours(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,18 +29,9 @@ from tests.tui_helpers import (
     palette_highlight,
     queue_numbers,
     queue_table,
-    seeded_desk,
     settle,
     until,
 )
-
-
-@pytest.fixture
-def desk_db(sqlite_url: str, clock: FixedClock) -> Iterator[tuple[str, Desk]]:
-    database, desk = seeded_desk(sqlite_url, clock)
-    yield sqlite_url, desk
-    desk.session.close()
-    database.dispose()
 
 
 def _all_in_order(session: Session, desk: Desk, clock: FixedClock) -> list[str]:
