@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     demo.add_argument("--incidents", type=int, default=300, help="incidents to generate")
     demo.add_argument("--no-launch", action="store_true", help="load the data, do not open")
+    demo.add_argument(
+        "--reset",
+        action="store_true",
+        help="rebuild the demo database even if someone worked in it since it was built",
+    )
 
     worker = command(commands, "worker", cmd_worker, "run the SLA evaluator headless")
     worker.add_argument("--interval", type=float, default=15.0, metavar="S", help="seconds")
@@ -960,7 +965,9 @@ def _fail(message: str, *, multiline: bool = False) -> None:
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
-    from itsm_tui.services.demo import DemoOptions, prepare_demo_database
+    from itsm_tui.config import demo_database_path, sqlite_url
+    from itsm_tui.demo_progress import demo_progress
+    from itsm_tui.services.demo import DemoOptions, changed_since_built, prepare_demo_database
 
     options = validate(
         DemoOptions,
@@ -976,22 +983,59 @@ def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int
         _open(
             settings, create=True
         ).dispose()  # a bad URL or a missing driver is bad input (exit 2)
-    print(
-        f"Loading demo data ({options.incidents} incidents, seed {options.seed})…",
-        file=sys.stderr,
-        flush=True,
+    own = demo_database_path()
+    rebuild = True
+    if named_url is None and not args.reset and own.exists() and changed_since_built(own):
+        answer = _confirm_demo_rebuild(str(own))
+        if answer is None:
+            return EXIT_BAD_INPUT
+        rebuild = answer
+    if rebuild:
+        headline = f"Loading demo data ({options.incidents} incidents, seed {options.seed})…"
+        with demo_progress(sys.stderr, headline) as progress:
+            url = prepare_demo_database(named_url, options, clock, progress)
+    else:
+        url = sqlite_url(own)
+    reopen = (
+        ""
+        if named_url
+        else "; open it again with: " + output.printable(cli_database.demo_command())
     )
-    url = prepare_demo_database(named_url, options, clock)
     if args.no_launch:
         shown = make_url(url).render_as_string(hide_password=True)
-        summary = {"database": shown, "seed": options.seed, "incidents": options.incidents}
-        print(
-            output.to_json(summary)
-            if getattr(args, "json", False)
-            else f"Demo data ({options.incidents} incidents, seed {options.seed}) is in {shown}"
-        )
+        summary = {
+            "database": shown,
+            "seed": options.seed,
+            "incidents": options.incidents,
+            "rebuilt": rebuild,
+        }
+        if getattr(args, "json", False):
+            print(output.to_json(summary))
+        elif rebuild:
+            loaded = f"{options.incidents} incidents, seed {options.seed}"
+            print(f"Demo data ({loaded}) is in {output.printable(shown)}{reopen}")
+        else:
+            print(f"The demo is in {output.printable(shown)} as you left it{reopen}")
         return EXIT_OK
-    return _launch(settings.model_copy(update={"database_url": url}), clock)
+    source = "--db" if named_url else "demo"  # the demo's own file: quitting says where
+    return _launch(
+        settings.model_copy(update={"database_url": url, "database_source": source}), clock
+    )
+
+
+def _confirm_demo_rebuild(path: str) -> bool | None:
+    """Someone worked in the demo since it was built: rebuild only if they say so (no: the
+    demo opens as they left it). Without a terminal to ask on, refuse (None: exit 2) and name
+    the flag that rebuilds anyway."""
+    what = f"the demo at {output.printable(path)} has changes since it was built"
+    if not sys.stdin.isatty():
+        _fail(f"{what}; rebuilding would wipe them. Rebuild anyway with: itsm demo --reset")
+        return None
+    try:
+        answer = input(f"{what[0].upper()}{what[1:]}. Rebuild it and lose them? [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
 
 
 def cab_policy(settings: Settings) -> CabPolicy:
@@ -1034,8 +1078,8 @@ def _launch(settings: Settings, clock: Clock) -> int:
         database_source=settings.database_source,
     ).run()
     if settings.database_source == "demo":
-        print(f"The demo desk is {config.demo_database_path()}; reopen it with:")
-        print(f"  {cli_database.demo_command()}")
+        # `itsm` alone opens the configured desk, not the demo: say how to come back to it.
+        print(output.printable(cli_database.demo_whereabouts()))
     return EXIT_OK
 
 

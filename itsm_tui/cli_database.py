@@ -35,6 +35,11 @@ def demo_command(*more: str) -> str:
     return shlex.join(["itsm", "--db", sqlite_url(demo_database_path()), *more])
 
 
+def demo_whereabouts() -> str:
+    """What quitting the demo desk prints: `itsm` alone opens another database."""
+    return f"The demo desk is in {demo_database_path()}; open it again with: {demo_command()}"
+
+
 def default_notice(settings: Settings) -> str | None:
     """The line a command prints when it works on the default database, else None."""
     if not uses_default(settings):

@@ -13,7 +13,7 @@ deliberate; the seed only varies timings, which CAB member is asked and the revi
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -387,18 +387,26 @@ class ChangeBlame:
 
 
 def load_changes(
-    session: Session, users: Mapping[str, User], seed: int, now: datetime
+    session: Session,
+    users: Mapping[str, User],
+    seed: int,
+    now: datetime,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ChangeBlame:
-    """Freeze windows and every story in STORIES, requested in order of their request time."""
+    """Freeze windows and every story in STORIES, requested in order of their request time;
+    `progress` is told ("changes", done, total) after each story (see `demo.Progress`)."""
     rng = random.Random(seed + SEED_OFFSET)
+    tell = progress or (lambda _stage, _done, _total: None)
+    tell("changes", 0, len(STORIES))
     _add_freezes(session, users[CHANGE_MANAGER], now)
     told = sorted(
         ((_requested_at(story, rng, now), index, story) for index, story in enumerate(STORIES)),
         key=lambda item: (item[0], item[1]),
     )
     blame = ChangeBlame()
-    for requested, _index, story in told:
+    for done, (requested, _index, story) in enumerate(told, start=1):
         number = _Teller(session, users, rng, now, story, requested).tell()
+        tell("changes", done, len(STORIES))
         if story.blame:
             start, end = story.slot.window(now)
             blame.suspects.append(

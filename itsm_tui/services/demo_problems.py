@@ -367,14 +367,17 @@ def load_problems(
     seed: int,
     now: datetime,
     callers: Sequence[str],
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> None:
-    """Every story in STORIES with its incidents, then the unlinked clusters and one-offs."""
+    """Every story in STORIES with its incidents, then the unlinked clusters and one-offs;
+    `progress` is told ("problems", done, total) as the timeline's events run (see
+    `demo.Progress`)."""
     teller = _Teller(session, users, random.Random(seed + SEED_OFFSET), now, callers)
     for story in STORIES:
         teller.problem(story)
     for call in (*OUTLOOK_CRASHES, *DISK_ALERTS, *ONE_OFFS):
         teller.call(call)
-    teller.timeline.run()
+    teller.timeline.run(progress)
 
 
 class _Timeline:
@@ -393,10 +396,15 @@ class _Timeline:
         self._events.append((when, len(self._events), action))
         return when
 
-    def run(self) -> None:
-        for when, _order, action in sorted(self._events, key=lambda event: event[:2]):
+    def run(self, progress: Callable[[str, int, int], None] | None = None) -> None:
+        tell = progress or (lambda _stage, _done, _total: None)
+        total = len(self._events)
+        tell("problems", 0, total)
+        ordered = sorted(self._events, key=lambda event: event[:2])
+        for done, (when, _order, action) in enumerate(ordered, start=1):
             self.clock.set(when)
             action()
+            tell("problems", done, total)
 
 
 class _Teller:
