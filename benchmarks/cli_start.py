@@ -12,6 +12,8 @@ What it does and why:
 - Runs each command once to warm the disk cache and the bytecode cache (PYTHONDONTWRITEBYTECODE
   is dropped: an installed package has its bytecode), then `--repeat` times,
   the commands interleaved round-robin so a burst of load on a shared machine hits them alike.
+- Also times `python -c "import itsm_tui.store.models"`: SQLAlchemy, SQLModel, pydantic and the
+  mapped tables, which every command that opens a database needs: the floor under the list.
 - Prints, per command, the wall time (what a script waits) and the CPU time (user + system, of
   the child process: what a loop of calls costs the machine) as median and minimum, and the
   median wall time as a multiple of `python -c pass` from the same run. The machine's load
@@ -26,6 +28,7 @@ What it does and why:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -40,6 +43,7 @@ USER = "alex"  # a demo agent
 TARGETS = {"--help": 0.15, "--version": 0.15, "incident list": 0.4}
 # What the console script `itsm` runs; used for a `--compare` checkout, which has no script.
 SCRIPT = "import sys; from itsm_tui.cli import main; sys.argv[0] = 'itsm'; sys.exit(main())"
+MODELS = "import itsm_tui.store.models"
 
 
 @dataclass
@@ -124,7 +128,9 @@ def cases(itsm: list[str], env: dict[str, str], home: Path, db: Path, prefix: st
 
 
 def report(all_cases: list[Case], base: Case) -> None:
+    """A table, then (as every benchmark here) one JSON object of the figures as last line."""
     base_wall = statistics.median(base.walls)
+    figures: dict[str, object] = {}
     width = max(len(c.label) for c in all_cases)
     print()
     print(
@@ -143,7 +149,17 @@ def report(all_cases: list[Case], base: Case) -> None:
             f"  {statistics.median(case.cpus):7.3f}  {min(case.cpus):7.3f}"
             f"  {wall / base_wall:6.1f}  {verdict}"
         )
-    print(f"\nSeconds; {len(base.walls)} runs each; load average {os.getloadavg()[0]:.2f}.")
+        figures[case.label] = {
+            "wall_median_s": round(wall, 3),
+            "wall_min_s": round(min(case.walls), 3),
+            "cpu_median_s": round(statistics.median(case.cpus), 3),
+            "cpu_min_s": round(min(case.cpus), 3),
+            "times_python_pass": round(wall / base_wall, 1),
+            "exit_code": case.exit_code,
+        }
+    load = os.getloadavg()[0]
+    print(f"\nSeconds; {len(base.walls)} runs each; load average {load:.2f}.")
+    print(json.dumps({"runs": len(base.walls), "load_average": round(load, 2), **figures}))
 
 
 def main() -> int:
@@ -166,7 +182,12 @@ def main() -> int:
         print(f"Load average {os.getloadavg()[0]:.2f} at the start.", flush=True)
 
         base = Case("python -c pass", [sys.executable, "-c", "pass"], env, home)
-        all_cases = [base, *cases(itsm_command(), env, home, db, "")]
+        # What any command that opens a database pays before doing anything: SQLAlchemy,
+        # SQLModel, pydantic and the 25 mapped tables. The list's figure cannot go below it.
+        floor = Case(
+            "python -c 'import itsm_tui.store.models'", [sys.executable, "-c", MODELS], env, home
+        )
+        all_cases = [base, floor, *cases(itsm_command(), env, home, db, "")]
         if args.compare is not None:
             before_env = {
                 **env,
