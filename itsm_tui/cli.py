@@ -13,16 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlmodel import Session
-
-from itsm_tui import cli_database, config, output
+from itsm_tui import __version__, output
 from itsm_tui.clock import Clock, SystemClock
-from itsm_tui.config import MAX_AUTO_CLOSE_DAYS, ConfigError, Settings, resolve_settings
-from itsm_tui.domain.change_approvals import CabPolicy
+from itsm_tui.config_errors import ConfigError
 from itsm_tui.domain.enums import (
     Criticality,
     HoldReason,
@@ -30,12 +25,18 @@ from itsm_tui.domain.enums import (
     ResolutionCode,
     Role,
 )
-from itsm_tui.services import directory, incidents, notifications, slas
 from itsm_tui.services.errors import ServiceError, ValidationFailed
-from itsm_tui.services.validation import validate
-from itsm_tui.store.database import Database, DatabaseMissing, open_database
-from itsm_tui.store.migrate import SchemaTooNew
-from itsm_tui.store.models import User
+from itsm_tui.store.schema_version import SchemaTooNew
+
+if TYPE_CHECKING:
+    # Imported where used instead: SQLAlchemy, pydantic and the services cost about 0.8 s,
+    # which `itsm --help`, `--version` and a parse error must not pay (benchmarks/cli_start.py).
+    from sqlmodel import Session
+
+    from itsm_tui.config import Settings
+    from itsm_tui.domain.change_approvals import CabPolicy
+    from itsm_tui.store.database import Database
+    from itsm_tui.store.models import User
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -56,6 +57,8 @@ class Context:
 
     @property
     def actor(self) -> User:
+        from itsm_tui.services import directory
+
         if self._actor is None:
             self._actor = directory.resolve_actor(self.session, self.clock, self.settings.username)
         return self._actor
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _global_flags(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"itsm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(
@@ -335,6 +339,7 @@ def cmd_demo(ctx: Context) -> int:
 
 
 def cmd_worker(ctx: Context) -> int:
+    from itsm_tui.config import MAX_AUTO_CLOSE_DAYS
     from itsm_tui.workers import sla_evaluator
 
     a = ctx.args
@@ -395,6 +400,7 @@ def cmd_worker(ctx: Context) -> int:
 
 def cmd_sla_report(ctx: Context) -> int:
     from itsm_tui.services import reports
+    from itsm_tui.services.validation import validate
 
     a = ctx.args
     _ = ctx.actor  # only known users read reports
@@ -499,6 +505,7 @@ def _words(text: str | None) -> tuple[str, ...] | None:
 
 def cmd_policy_add(ctx: Context) -> int:
     from itsm_tui.services import sla_admin
+    from itsm_tui.services.validation import validate
 
     a = ctx.args
     data = validate(
@@ -515,6 +522,7 @@ def cmd_policy_add(ctx: Context) -> int:
 
 def cmd_policy_update(ctx: Context) -> int:
     from itsm_tui.services import sla_admin
+    from itsm_tui.services.validation import validate
 
     changes = validate(sla_admin.PolicyChanges, **_policy_values(ctx.args))
     record = sla_admin.update_policy(ctx.session, ctx.actor, ctx.clock, ctx.args.name, changes)
@@ -557,6 +565,7 @@ def _calendar_values(a: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_calendar_add(ctx: Context) -> int:
     from itsm_tui.services import sla_admin
+    from itsm_tui.services.validation import validate
 
     data = validate(sla_admin.CalendarInput, name=ctx.args.name, **_calendar_values(ctx.args))
     record = sla_admin.add_calendar(ctx.session, ctx.actor, ctx.clock, data)
@@ -566,6 +575,7 @@ def cmd_calendar_add(ctx: Context) -> int:
 
 def cmd_calendar_update(ctx: Context) -> int:
     from itsm_tui.services import sla_admin
+    from itsm_tui.services.validation import validate
 
     changes = validate(sla_admin.CalendarChanges, **_calendar_values(ctx.args))
     record = sla_admin.update_calendar(ctx.session, ctx.actor, ctx.clock, ctx.args.name, changes)
@@ -574,6 +584,8 @@ def cmd_calendar_update(ctx: Context) -> int:
 
 
 def cmd_inbox(ctx: Context) -> int:
+    from itsm_tui.services import notifications
+
     entries = notifications.inbox(ctx.session, ctx.actor, unread_only=ctx.args.unread)
     ctx.emit(
         output.table(
@@ -588,6 +600,9 @@ def cmd_inbox(ctx: Context) -> int:
 
 
 def cmd_user_add(ctx: Context) -> int:
+    from itsm_tui.services import directory
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     data = validate(
         directory.UserCreate,
@@ -603,6 +618,8 @@ def cmd_user_add(ctx: Context) -> int:
 
 
 def cmd_user_list(ctx: Context) -> int:
+    from itsm_tui.services import directory
+
     _ = ctx.actor  # only known users may read
     users = directory.list_users(ctx.session)
     ctx.emit(
@@ -616,6 +633,9 @@ def cmd_user_list(ctx: Context) -> int:
 
 
 def cmd_group_add(ctx: Context) -> int:
+    from itsm_tui.services import directory
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     data = validate(
         directory.GroupCreate, name=a.name, escalates_to=a.escalates_to, description=a.description
@@ -626,6 +646,8 @@ def cmd_group_add(ctx: Context) -> int:
 
 
 def cmd_group_list(ctx: Context) -> int:
+    from itsm_tui.services import directory
+
     _ = ctx.actor  # only known users may read
     groups = directory.list_groups(ctx.session)
     ctx.emit(
@@ -639,6 +661,9 @@ def cmd_group_list(ctx: Context) -> int:
 
 
 def cmd_service_add(ctx: Context) -> int:
+    from itsm_tui.services import directory
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     data = validate(
         directory.ServiceCreate,
@@ -652,6 +677,8 @@ def cmd_service_add(ctx: Context) -> int:
 
 
 def cmd_service_list(ctx: Context) -> int:
+    from itsm_tui.services import directory
+
     _ = ctx.actor  # only known users may read
     services = directory.list_services(ctx.session)
     ctx.emit(
@@ -678,6 +705,9 @@ def _ci_change_flags(sub: argparse.ArgumentParser, *, inherit: bool = False) -> 
 
 
 def cmd_ci_add(ctx: Context) -> int:
+    from itsm_tui.services import directory
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     data = validate(
         directory.ConfigItemCreate,
@@ -698,6 +728,9 @@ def cmd_ci_add(ctx: Context) -> int:
 
 
 def cmd_ci_update(ctx: Context) -> int:
+    from itsm_tui.services import directory
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     if a.no_maintenance and a.maintenance:
         raise ValidationFailed("give --maintenance or --no-maintenance, not both")
@@ -717,6 +750,8 @@ def cmd_ci_update(ctx: Context) -> int:
 
 
 def cmd_ci_list(ctx: Context) -> int:
+    from itsm_tui.services import directory
+
     _ = ctx.actor  # only known users may read
     items = directory.list_config_items(ctx.session, ctx.args.service)
     ctx.emit(
@@ -739,6 +774,9 @@ def cmd_ci_list(ctx: Context) -> int:
 
 
 def cmd_incident_new(ctx: Context) -> int:
+    from itsm_tui.services import incidents
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     data = validate(
         incidents.IncidentCreate,
@@ -763,6 +801,9 @@ def cmd_incident_new(ctx: Context) -> int:
 
 
 def cmd_incident_list(ctx: Context) -> int:
+    from itsm_tui.services import incidents
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     query = validate(
         incidents.IncidentQuery,
@@ -787,6 +828,8 @@ def cmd_incident_list(ctx: Context) -> int:
 
 
 def cmd_incident_show(ctx: Context) -> int:
+    from itsm_tui.services import incidents
+
     _ = ctx.actor  # only known users may read
     detail = incidents.incident_detail(ctx.session, ctx.args.number, now=ctx.clock.now())
     if ctx.json:
@@ -801,6 +844,9 @@ def cmd_incident_show(ctx: Context) -> int:
 
 
 def cmd_incident_update(ctx: Context) -> int:
+    from itsm_tui.services import incidents
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     changes = validate(
         incidents.IncidentChanges,
@@ -832,6 +878,8 @@ def cmd_incident_update(ctx: Context) -> int:
 
 
 def cmd_incident_note(ctx: Context) -> int:
+    from itsm_tui.services import incidents
+
     a = ctx.args
     entry = incidents.add_note(
         ctx.session, ctx.actor, ctx.clock, a.number, a.text, comment=a.comment
@@ -843,6 +891,8 @@ def cmd_incident_note(ctx: Context) -> int:
 
 
 def cmd_incident_escalate(ctx: Context) -> int:
+    from itsm_tui.services import incidents
+
     a = ctx.args
     record = incidents.escalate(
         ctx.session,
@@ -868,6 +918,14 @@ def _given(**values: Any) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Loaded only past parsing: `itsm --help` and `--version` stay a fraction of their cost.
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    from itsm_tui import cli_database
+    from itsm_tui.config import resolve_settings
+    from itsm_tui.services import slas
+    from itsm_tui.store.database import DatabaseMissing
+
     clock = clock or SystemClock()
     try:
         _refuse_unstorable(sys.argv[1:] if argv is None else argv)
@@ -944,6 +1002,10 @@ def _open(settings: Settings, *, create: bool = False) -> Database:
 
     Only `init` and `demo` pass `create`: anywhere else a missing database is an error
     (`DatabaseMissing`, exit 1) and nothing is made."""
+    from sqlalchemy.exc import ArgumentError
+
+    from itsm_tui.store.database import open_database
+
     hint = (
         f"check the database URL (from {settings.database_source}); "
         "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
@@ -965,9 +1027,13 @@ def _fail(message: str, *, multiline: bool = False) -> None:
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    from sqlalchemy.engine import make_url
+
+    from itsm_tui import cli_database
     from itsm_tui.config import demo_database_path, sqlite_url
     from itsm_tui.demo_progress import demo_progress
     from itsm_tui.services.demo import DemoOptions, changed_since_built, prepare_demo_database
+    from itsm_tui.services.validation import validate
 
     options = validate(
         DemoOptions,
@@ -1039,12 +1105,18 @@ def _confirm_demo_rebuild(path: str) -> bool | None:
 
 
 def cab_policy(settings: Settings) -> CabPolicy:
+    from itsm_tui.domain.change_approvals import CabPolicy
+
     return CabPolicy(
         moderate_quorum=settings.cab_moderate_quorum, high_quorum=settings.cab_high_quorum
     )
 
 
 def _launch(settings: Settings, clock: Clock) -> int:
+    from itsm_tui import cli_database
+    from itsm_tui.config import demo_database_path, sqlite_url
+    from itsm_tui.services import directory, slas
+
     create = False
     if cli_database.default_is_missing(settings):
         choice = _ask_first_run(settings)
@@ -1052,7 +1124,7 @@ def _launch(settings: Settings, clock: Clock) -> int:
             print("Nothing was created. " + cli_database.missing_default_message(settings))
             return EXIT_OK
         if choice == "demo":
-            demo_url = config.sqlite_url(config.demo_database_path())
+            demo_url = sqlite_url(demo_database_path())
             settings = settings.model_copy(
                 update={"database_url": demo_url, "database_source": "demo"}
             )
@@ -1086,10 +1158,11 @@ def _launch(settings: Settings, clock: Clock) -> int:
 def _ask_first_run(settings: Settings) -> str | None:
     """No database was chosen and the default one is missing: ask, never create silently."""
     _limit_frame_rate(settings)
+    from itsm_tui.config import demo_database_path
     from itsm_tui.first_run import FirstRunApp
     from itsm_tui.store.database import describe_location
 
-    demo = config.demo_database_path()
+    demo = demo_database_path()
     return FirstRunApp(
         default_path=describe_location(settings.database_url),
         demo_path=str(demo) if demo.exists() else None,
@@ -1098,6 +1171,7 @@ def _ask_first_run(settings: Settings) -> str | None:
 
 def _launch_wall(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
     """`itsm wall`: checked like the desk's launch (database, user), then runs until quit."""
+    from itsm_tui.services import directory
     from itsm_tui.widgets.wall import VIEWS
 
     views = tuple(view.strip() for view in args.views.split(",") if view.strip())

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self
-
-from pydantic import model_validator
+from typing import TYPE_CHECKING, Any
 
 from itsm_tui import output_changes as render
 from itsm_tui.cli import EXIT_OK, _given, _inclusive_end, cab_policy
-from itsm_tui.domain import conflicts
 from itsm_tui.domain.enums import (
     ApprovalDecision,
     ChangeOutcome,
@@ -29,19 +25,16 @@ from itsm_tui.domain.enums import (
     ChangeType,
 )
 from itsm_tui.output import printable, when
-from itsm_tui.services import change_history, changes, freeze_windows
 from itsm_tui.services.errors import ValidationFailed
-from itsm_tui.services.reports import Instant
-from itsm_tui.services.validation import Input, validate
 
 if TYPE_CHECKING:
     from itsm_tui.cli import Context
+    from itsm_tui.domain import conflicts
+
+# The services, pydantic and the input models are imported in the handlers: this module is
+# loaded to build the parser, and `itsm --help` must not pay for them.
 
 Command = Callable[[Any, str, Callable[["Context"], int], str], argparse.ArgumentParser]
-
-# Open-ended periods for `--from` without `--to` and the other way round.
-_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 CONFLICTS_HELP = (
     "list what clashes with a change's planned window: other booked changes on the same CI, "
@@ -189,35 +182,17 @@ def _period_flags(sub: argparse.ArgumentParser, what: str) -> None:
 # ---------------------------------------------------------------------------- input helpers
 
 
-class _Period(Input):
-    """`--from`/`--to` as `sla report` reads them: bare dates and times are UTC."""
-
-    start: Instant | None = None
-    end: Instant | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise ValueError("--from must be before --to")
-        if (self.start or _EARLIEST) >= _LATEST or (self.end or _LATEST) <= _EARLIEST:
-            raise ValueError(
-                f"give a period between {_EARLIEST.date().isoformat()} and "
-                f"{_LATEST.date().isoformat()}"
-            )
-        return self
-
-    def window(self) -> conflicts.Window | None:
-        if self.start is None and self.end is None:
-            return None
-        return conflicts.Window(self.start or _EARLIEST, self.end or _LATEST)
-
-
 def _period(a: argparse.Namespace) -> conflicts.Window | None:
-    return validate(_Period, **_given(start=a.start, end=_inclusive_end(a.end))).window()
+    from itsm_tui.cli_inputs import Period
+    from itsm_tui.services.validation import validate
+
+    return validate(Period, **_given(start=a.start, end=_inclusive_end(a.end))).window()
 
 
 def _names(values: Sequence[str] | None) -> tuple[str, ...] | None:
     """`--ci a,b --ci c` as ('a', 'b', 'c'); `--ci none` as () to clear the list."""
+    from itsm_tui.services import changes
+
     if values is None:
         return None
     names = tuple(p.strip() for v in values for p in v.split(",") if p.strip())
@@ -288,6 +263,9 @@ def _emit(ctx: Context, human: str, data: Any) -> None:
 
 
 def cmd_change_new(ctx: Context) -> int:
+    from itsm_tui.services import changes
+    from itsm_tui.services.validation import validate
+
     data = validate(changes.ChangeCreate, **_field_values(ctx))
     record = changes.create_change(ctx.session, ctx.actor, ctx.clock, data)
     _emit(
@@ -300,6 +278,8 @@ def cmd_change_new(ctx: Context) -> int:
 
 
 def cmd_change_list(ctx: Context) -> int:
+    from itsm_tui.services import changes
+
     a = ctx.args
     _ = ctx.actor  # only known users may read
     states = tuple(ChangeState(s) for s in dict.fromkeys(a.state))
@@ -316,6 +296,8 @@ def cmd_change_list(ctx: Context) -> int:
 
 
 def cmd_change_show(ctx: Context) -> int:
+    from itsm_tui.services import change_history, changes
+
     _ = ctx.actor  # only known users may read
     record = changes.get_change(ctx.session, ctx.args.number)
     found = changes.change_conflicts(ctx.session, record.number)
@@ -328,6 +310,8 @@ def cmd_change_show(ctx: Context) -> int:
 
 
 def cmd_change_note(ctx: Context) -> int:
+    from itsm_tui.services import changes
+
     a = ctx.args
     entry = changes.add_note(ctx.session, ctx.actor, ctx.clock, a.number, a.text)
     number = a.number.strip().upper()
@@ -336,6 +320,9 @@ def cmd_change_note(ctx: Context) -> int:
 
 
 def cmd_change_update(ctx: Context) -> int:
+    from itsm_tui.services import changes
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     fields = _field_values(ctx)
     policy = cab_policy(ctx.settings)
@@ -402,6 +389,8 @@ def cmd_change_update(ctx: Context) -> int:
 
 
 def _vote(ctx: Context, decision: ApprovalDecision, verb: str) -> int:
+    from itsm_tui.services import changes
+
     record = changes.vote(
         ctx.session,
         ctx.actor,
@@ -428,6 +417,9 @@ def cmd_change_reject(ctx: Context) -> int:
 
 
 def cmd_change_schedule(ctx: Context) -> int:
+    from itsm_tui.services import changes
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     move = validate(
         changes.ChangeMove,
@@ -455,6 +447,8 @@ def cmd_change_schedule(ctx: Context) -> int:
 
 
 def cmd_change_conflicts(ctx: Context) -> int:
+    from itsm_tui.services import changes
+
     _ = ctx.actor  # only known users may read
     found = changes.change_conflicts(ctx.session, ctx.args.number)
     _emit(ctx, render.conflict_table(found), render.data(found))
@@ -465,6 +459,9 @@ def cmd_change_conflicts(ctx: Context) -> int:
 
 
 def cmd_freeze_add(ctx: Context) -> int:
+    from itsm_tui.services import freeze_windows
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     data = validate(
         freeze_windows.FreezeCreate,
@@ -486,6 +483,8 @@ def cmd_freeze_add(ctx: Context) -> int:
 
 
 def cmd_freeze_list(ctx: Context) -> int:
+    from itsm_tui.services import freeze_windows
+
     _ = ctx.actor  # only known users may read
     records = freeze_windows.list_freezes(ctx.session, overlapping=_period(ctx.args))
     _emit(ctx, render.freeze_table(records), render.data(records))
@@ -493,6 +492,8 @@ def cmd_freeze_list(ctx: Context) -> int:
 
 
 def cmd_freeze_remove(ctx: Context) -> int:
+    from itsm_tui.services import freeze_windows
+
     name = ctx.args.name.strip()
     freeze_windows.remove_freeze(ctx.session, ctx.actor, ctx.clock, name)
     _emit(

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any
 
 from itsm_tui import output_changes
 from itsm_tui import output_problems as render
@@ -28,13 +26,13 @@ from itsm_tui.cli_changes import Command, _me, _names, _switch
 from itsm_tui.domain import patterns
 from itsm_tui.domain.enums import ChangeType, ProblemState
 from itsm_tui.output import printable
-from itsm_tui.services import known_errors, problem_candidates, problems
 from itsm_tui.services.errors import ValidationFailed
-from itsm_tui.services.incident_inputs import MAX_LIST_LIMIT
-from itsm_tui.services.validation import Input, validate
 
 if TYPE_CHECKING:
     from itsm_tui.cli import Context
+
+# The services and pydantic are imported in the handlers: this module is loaded to build the
+# parser, and `itsm --help` must not pay for them.
 
 CANDIDATES_HELP = (
     "groups of recent incidents not linked to a problem that share a CI, a service and "
@@ -200,10 +198,6 @@ def _detection_flags(sub: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------- input helpers
 
 
-class _Search(Input):
-    limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)]
-
-
 def _field_values(ctx: Context) -> dict[str, Any]:
     """The field flags that were given, named as the service inputs name them."""
     a = ctx.args
@@ -237,6 +231,9 @@ def _incident_numbers(values: list[str] | None) -> tuple[str, ...]:
 
 
 def cmd_problem_new(ctx: Context) -> int:
+    from itsm_tui.services import problems
+    from itsm_tui.services.validation import validate
+
     data = validate(
         problems.ProblemCreate,
         **_field_values(ctx),
@@ -253,6 +250,8 @@ def cmd_problem_new(ctx: Context) -> int:
 
 
 def cmd_problem_list(ctx: Context) -> int:
+    from itsm_tui.services import problems
+
     a = ctx.args
     _ = ctx.actor  # only known users may read
     records = problems.list_problems(
@@ -267,6 +266,8 @@ def cmd_problem_list(ctx: Context) -> int:
 
 
 def cmd_problem_show(ctx: Context) -> int:
+    from itsm_tui.services import problems
+
     _ = ctx.actor  # only known users may read
     record = problems.get_problem(ctx.session, ctx.args.number)
     history = problems.problem_history(ctx.session, record.number)
@@ -278,6 +279,9 @@ def cmd_problem_show(ctx: Context) -> int:
 
 
 def cmd_problem_update(ctx: Context) -> int:
+    from itsm_tui.services import problems
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     fields = _given(**_field_values(ctx), fix_change=a.fix_change)
     if a.state is None:
@@ -313,6 +317,8 @@ def cmd_problem_update(ctx: Context) -> int:
 
 
 def cmd_problem_link(ctx: Context) -> int:
+    from itsm_tui.services import problems
+
     a = ctx.args
     numbers = _incident_numbers(a.incidents)
     record = problems.link_incidents(
@@ -333,6 +339,8 @@ def cmd_problem_link(ctx: Context) -> int:
 
 
 def cmd_problem_unlink(ctx: Context) -> int:
+    from itsm_tui.services import problems
+
     a = ctx.args
     numbers = _incident_numbers(a.incidents)
     record = problems.unlink_incidents(ctx.session, ctx.actor, ctx.clock, a.number, numbers)
@@ -346,6 +354,8 @@ def cmd_problem_unlink(ctx: Context) -> int:
 
 
 def cmd_problem_resolve_incidents(ctx: Context) -> int:
+    from itsm_tui.services import problems
+
     number = ctx.args.number.strip().upper()
     result = problems.resolve_linked_incidents(ctx.session, ctx.actor, ctx.clock, number)
     payload = {"problem": number, **output_changes.data(result)}
@@ -354,6 +364,8 @@ def cmd_problem_resolve_incidents(ctx: Context) -> int:
 
 
 def cmd_problem_fix_change(ctx: Context) -> int:
+    from itsm_tui.services import problems
+
     a = ctx.args
     overrides = _given(
         title=a.title,
@@ -377,6 +389,8 @@ def cmd_problem_fix_change(ctx: Context) -> int:
 
 
 def cmd_problem_candidates(ctx: Context) -> int:
+    from itsm_tui.services import problem_candidates
+
     _ = ctx.actor  # only known users may read
     found = problem_candidates.find_candidates(
         ctx.session, ctx.clock, days=ctx.args.days, min_size=ctx.args.min_size
@@ -387,6 +401,8 @@ def cmd_problem_candidates(ctx: Context) -> int:
 
 def cmd_problem_dismiss(ctx: Context) -> int:
     """Dismiss at the size the candidate has now, so it comes back only when it grows."""
+    from itsm_tui.services import problem_candidates
+
     a = ctx.args
     key = a.key.strip()
     size = problem_candidates.dismiss_current(
@@ -401,6 +417,8 @@ def cmd_problem_dismiss(ctx: Context) -> int:
 
 
 def cmd_problem_promote(ctx: Context) -> int:
+    from itsm_tui.services import problem_candidates
+
     a = ctx.args
     record = problem_candidates.promote_candidate(
         ctx.session,
@@ -424,9 +442,13 @@ def cmd_problem_promote(ctx: Context) -> int:
 
 
 def cmd_kedb_search(ctx: Context) -> int:
+    from itsm_tui.cli_inputs import Search
+    from itsm_tui.services import known_errors
+    from itsm_tui.services.validation import validate
+
     a = ctx.args
     _ = ctx.actor  # only known users may read
-    limit = validate(_Search, limit=a.limit).limit
+    limit = validate(Search, limit=a.limit).limit
     hits = known_errors.search_known_errors(
         ctx.session, a.text, service=a.service, ci=a.ci, limit=limit
     )

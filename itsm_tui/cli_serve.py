@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from itsm_tui import output
 from itsm_tui.cli import EXIT_OK
 from itsm_tui.cli_changes import Command
-from itsm_tui.config import load_file_config
 from itsm_tui.services.errors import ValidationFailed
 
 if TYPE_CHECKING:
@@ -100,6 +98,8 @@ def register_user_keys(user: Any, command: Command) -> None:
 
 
 def cmd_serve_ssh(ctx: Context) -> int:
+    import asyncio
+
     from itsm_tui.remote.keys import default_host_key_path
     from itsm_tui.remote.ssh_server import DeskServer, ServeOptions, serve
 
@@ -129,6 +129,8 @@ def cmd_serve_ssh(ctx: Context) -> int:
 
 def _idle_timeout(given: float | None) -> float:
     """`--idle-timeout`, else config.toml's `ssh_idle_timeout`, else 30 minutes."""
+    from itsm_tui.config import load_file_config  # pydantic: not for `itsm --help`
+
     source = "--idle-timeout"
     if given is None:
         given, source = load_file_config().ssh_idle_timeout, "config.toml ssh_idle_timeout"

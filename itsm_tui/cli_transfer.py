@@ -16,21 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 from itsm_tui.cli import EXIT_OK
 from itsm_tui.output import printable
-from itsm_tui.services import backup, transfer_export, transfer_import
 from itsm_tui.services.errors import ValidationFailed
-from itsm_tui.services.transfer_mapping import load_mapping
-from itsm_tui.services.transfer_schema import KINDS
 
 if TYPE_CHECKING:
     from itsm_tui.cli import Context
 
 Command = Callable[[Any, str, Callable[["Context"], int], str], argparse.ArgumentParser]
 
+# The parser's copy of `transfer_schema.KINDS` and `transfer_export.FORMATS`: those modules load
+# SQLModel and pydantic, which `itsm --help` must not pay for (the handlers import them).
+# tests/test_cli_startup.py proves the copies equal the originals.
+KINDS = ("groups", "users", "services", "cis", "freeze_windows", "changes", "problems", "incidents")
+FORMATS = ("json", "csv")
+
 
 def register(commands: Any, command: Command) -> None:
     """Add `export`, `import` and `backup` to the `itsm` parser."""
     sub = command(commands, "export", cmd_export, "write the desk's records as JSON or CSV")
-    sub.add_argument("--format", choices=transfer_export.FORMATS, default="json")
+    sub.add_argument("--format", choices=FORMATS, default="json")
     sub.add_argument(
         "--what",
         metavar="KINDS",
@@ -47,7 +50,7 @@ def register(commands: Any, command: Command) -> None:
     sub.add_argument("file", metavar="FILE")
     sub.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     sub.add_argument("--mapping", metavar="MAPPING.toml", help="column and value map (CSV)")
-    sub.add_argument("--format", choices=transfer_export.FORMATS, help="default: from the file")
+    sub.add_argument("--format", choices=FORMATS, help="default: from the file")
 
     sub = command(
         commands,
@@ -60,6 +63,8 @@ def register(commands: Any, command: Command) -> None:
 
 
 def cmd_export(ctx: Context) -> int:
+    from itsm_tui.services import transfer_export
+
     a = ctx.args
     kinds = transfer_export.parse_kinds(a.what)
     transfer_export.check_format(kinds, a.format)  # before reading anything
@@ -82,6 +87,9 @@ def cmd_export(ctx: Context) -> int:
 
 
 def cmd_import(ctx: Context) -> int:
+    from itsm_tui.services import transfer_import
+    from itsm_tui.services.transfer_mapping import load_mapping
+
     a = ctx.args
     path = Path(a.file)
     mapping = load_mapping(Path(a.mapping)) if a.mapping else None
@@ -116,6 +124,8 @@ def cmd_import(ctx: Context) -> int:
 
 
 def cmd_backup(ctx: Context) -> int:
+    from itsm_tui.services import backup
+
     _ = ctx.actor  # only known, active users
     result = backup.backup(ctx.database.url, Path(ctx.args.path), force=ctx.args.force)
     ctx.emit(

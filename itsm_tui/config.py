@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from itsm_tui.config_errors import ConfigError
+
 APP_NAME = "itsm-tui"
 DATABASE_ENV = "ITSM_DATABASE_URL"
 USER_ENV = "ITSM_USER"
@@ -28,10 +30,6 @@ DEMO_DB_FILE = "demo.sqlite"
 
 
 MAX_AUTO_CLOSE_DAYS = 3650  # ten years; far beyond it the evaluator's timedelta overflows
-
-
-class ConfigError(ValueError):
-    """config.toml exists but cannot be used; the message names the file and the problem."""
 
 
 class FileConfig(BaseModel):

@@ -8,9 +8,10 @@ they see; and in the TUI it becomes a `rich.text.Text`, which is never parsed as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text  # imported in `user_text`: the CLI's output never needs rich
 
 _SAFE_CONTROLS = frozenset("\n\t")
 MISSING = "-"
@@ -47,6 +48,8 @@ def printable(text: str | None, *, multiline: bool = False) -> str:
 
 def user_text(text: str | None, *, multiline: bool = False, **text_options: Any) -> Text:
     """A `Text` for a widget: literal brackets, escaped controls, no markup parsing."""
+    from rich.text import Text
+
     return Text(printable(text, multiline=multiline), **text_options)
 
 

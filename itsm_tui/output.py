@@ -10,17 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from itsm_tui.display import printable
-from itsm_tui.services.records import IncidentDetail, IncidentRecord
+
+if TYPE_CHECKING:
+    # Imported where used: `itsm --help` loads this module and must not pay for pydantic.
+    from pydantic import BaseModel
+
+    from itsm_tui.services.records import IncidentDetail, IncidentRecord
 
 __all__ = ["incident_table", "incident_text", "printable", "table", "to_json"]
 
 
 def to_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> str:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         data: Any = value.model_dump(mode="json")
     elif isinstance(value, dict):
@@ -71,6 +76,8 @@ def _clip(text: str, width: int) -> str:
 
 
 def incident_text(detail: IncidentDetail | IncidentRecord) -> str:
+    from itsm_tui.services.records import IncidentDetail
+
     incident = detail.incident if isinstance(detail, IncidentDetail) else detail
     fields = [
         ("Title", incident.title),

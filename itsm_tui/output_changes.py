@@ -11,20 +11,25 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
-
-from pydantic import TypeAdapter
+from typing import TYPE_CHECKING, Any
 
 from itsm_tui.display import printable
-from itsm_tui.domain.conflicts import Conflict
 from itsm_tui.output import table, when
-from itsm_tui.services.changes import ChangeRecord
-from itsm_tui.services.freeze_windows import FreezeRecord
-from itsm_tui.services.records import JournalRecord
+
+if TYPE_CHECKING:
+    # Types only: the CLI loads this module to build its parser, before any command runs.
+    from pydantic import TypeAdapter
+
+    from itsm_tui.domain.conflicts import Conflict
+    from itsm_tui.services.changes import ChangeRecord
+    from itsm_tui.services.freeze_windows import FreezeRecord
+    from itsm_tui.services.records import JournalRecord
 
 
 @cache
 def _adapter(kind: type) -> TypeAdapter[Any]:
+    from pydantic import TypeAdapter
+
     return TypeAdapter(kind)
 
 

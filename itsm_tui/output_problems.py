@@ -9,17 +9,20 @@ Times in human output are UTC and user text goes through `printable`, as everywh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_tui import output_changes
 from itsm_tui.display import printable
-from itsm_tui.domain.patterns import Candidate
 from itsm_tui.output import table, when
 from itsm_tui.output_changes import _clip, _indent, to_json
-from itsm_tui.services.bulk import BulkResult
-from itsm_tui.services.known_errors import KnownErrorHit
-from itsm_tui.services.problems import ProblemRecord
-from itsm_tui.services.records import JournalRecord
+
+if TYPE_CHECKING:
+    # Types only: the CLI loads this module to build its parser, before any command runs.
+    from itsm_tui.domain.patterns import Candidate
+    from itsm_tui.services.bulk import BulkResult
+    from itsm_tui.services.known_errors import KnownErrorHit
+    from itsm_tui.services.problems import ProblemRecord
+    from itsm_tui.services.records import JournalRecord
 
 __all__ = [
     "candidate_data",
@@ -35,6 +38,8 @@ __all__ = [
 
 def data(value: ProblemRecord | Sequence[ProblemRecord]) -> Any:
     """A problem (or a list of them) as plain JSON-ready values, with its incident counts."""
+    from itsm_tui.services.problems import ProblemRecord
+
     if not isinstance(value, ProblemRecord):
         return [data(item) for item in value]
     payload: dict[str, Any] = output_changes.data(value)

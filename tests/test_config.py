@@ -315,7 +315,7 @@ def test_cli_with_a_missing_database_driver_exits_2_and_says_what_to_install(
     def no_driver(url: str, **_: object) -> None:
         raise ModuleNotFoundError("No module named 'psycopg'", name="psycopg")
 
-    monkeypatch.setattr("itsm_tui.cli.open_database", no_driver)
+    monkeypatch.setattr("itsm_tui.store.database.open_database", no_driver)
     argv = ["--db", "postgresql://db.example/itsm", "--user", "root", "init"]
     code, out, err = run(argv, clock, capsys)
     assert (code, out) == (2, "")

@@ -24,8 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holiday_data
-
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar whose working time is further apart than this is treated as having none: it
 # would otherwise make `add` search forever (e.g. every working day is a holiday).
@@ -77,6 +75,8 @@ class Holidays:
             if self.subdivision is not None:
                 raise CalendarError("a holiday subdivision needs a country")
             return
+        import holidays as holiday_data  # see _public_holidays
+
         supported = holiday_data.list_supported_countries()
         if self.country not in supported:
             known = ", ".join(sorted(supported))
@@ -99,6 +99,10 @@ class Holidays:
 
 @lru_cache(maxsize=256)
 def _public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    # Imported here and in `Holidays`: 0.06 s that only a calendar with a holiday country
+    # needs, not every command that opens the desk.
+    import holidays as holiday_data
+
     return frozenset(holiday_data.country_holidays(country, subdiv=subdivision, years=year))
 
 

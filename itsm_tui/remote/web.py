@@ -14,10 +14,10 @@ import os
 import shlex
 import sys
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
-
-from itsm_tui.config import DATABASE_ENV, Settings
+if TYPE_CHECKING:  # `itsm --help` loads this module (its defaults): no SQLAlchemy, no pydantic
+    from itsm_tui.config import Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -33,6 +33,10 @@ def desk_command(
     the configured database and user, every part quoted. A URL holding a password is not put
     on the command line (any local user can read it with `ps`): it goes to the desk through
     ITSM_DATABASE_URL in `environ`, which textual-serve passes to each session."""
+    from sqlalchemy.engine import make_url
+
+    from itsm_tui.config import DATABASE_ENV
+
     parts = [executable, "-m", "itsm_tui"]
     if make_url(settings.database_url).password is None:
         parts += ["--db", settings.database_url]
