@@ -356,6 +356,7 @@ async def _keep_typing(terminal: Terminal) -> None:
         ([], "config.toml ssh_idle_timeout must be 0"),  # ssh_idle_timeout = -1 there
         (["--max-sessions-per-user", "0"], "must be at least 1"),
         (["--authorized-keys", "/nonexistent/dir"], "is not a directory"),
+        (["--ready-file", "/nonexistent/dir/ready"], "--ready-file: /nonexistent/dir is not a"),
     ],
 )
 def test_bad_flags_are_refused_before_listening(

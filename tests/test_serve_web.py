@@ -174,6 +174,8 @@ def test_serve_web_refuses_bad_input_before_serving(
     assert main([*base, "--user", "alice", "--port", "70000"]) == 2
     assert "--port must be between 1 and 65535" in capsys.readouterr().err
     assert main([*base, "--user", "alice", "--public-url", "desk.example.com"]) == 2
+    assert main([*base, "--user", "alice", "--ready-file", "/nonexistent/dir/ready"]) == 2
+    assert "--ready-file: /nonexistent/dir is not a directory" in capsys.readouterr().err
     assert main([*base, "--user", "nobody"]) == 4
     assert "unknown user 'nobody'" in capsys.readouterr().err
 
