@@ -916,6 +916,9 @@ def _given(**values: Any) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    from itsm_tui import warnings_policy  # first: no library deprecation reaches a user
+
+    warnings_policy.quiet_library_deprecations()
     parser = build_parser()
     args = parser.parse_args(argv)
     # Loaded only past parsing: `itsm --help` and `--version` stay a fraction of their cost.

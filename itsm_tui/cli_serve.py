@@ -77,6 +77,25 @@ def _register_ssh(serve: Any, command: Command) -> None:
         default=3,
         help="sessions at once per user (default 3)",
     )
+    ready_file_flag(sub, "ssh://HOST:PORT")
+
+
+def ready_file_flag(sub: Any, url: str) -> None:
+    """`--ready-file PATH` for `serve ssh` and `serve web` (itsm_tui/remote/ready.py)."""
+    sub.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        default=None,
+        help=f"once listening, write the server's URL ({url}) to PATH in one atomic rename; "
+        "removed when the server stops",
+    )
+
+
+def check_ready_file(path: Path | None) -> None:
+    """Refuse (exit 2, before listening) a ready file whose directory does not exist."""
+    if path is not None and not path.parent.is_dir():
+        raise ValidationFailed(f"--ready-file: {path.parent} is not a directory")
 
 
 def register_user_keys(user: Any, command: Command) -> None:
@@ -111,6 +130,7 @@ def cmd_serve_ssh(ctx: Context) -> int:
         raise ValidationFailed("--max-sessions and --max-sessions-per-user must be at least 1")
     if a.authorized_keys is not None and not a.authorized_keys.is_dir():
         raise ValidationFailed(f"--authorized-keys: {a.authorized_keys} is not a directory")
+    check_ready_file(a.ready_file)
     options = ServeOptions(
         host=a.host,
         port=a.port,
@@ -123,7 +143,7 @@ def cmd_serve_ssh(ctx: Context) -> int:
     )
     ctx.session.close()  # the server opens a short session per login; hold none meanwhile
     desk = DeskServer(options, ctx.database, ctx.settings.database_url, ctx.clock)
-    asyncio.run(serve(desk, lambda line: print(line, file=sys.stderr, flush=True)))
+    asyncio.run(serve(desk, lambda line: print(line, file=sys.stderr, flush=True), a.ready_file))
     return EXIT_OK
 
 

@@ -1,4 +1,5 @@
-"""`itsm serve web [--host 127.0.0.1] [--port 8000] [--public-url URL]`: the desk in a browser.
+"""`itsm serve web [--host 127.0.0.1] [--port 8000] [--public-url URL] [--ready-file PATH]`:
+the desk in a browser.
 
 Checked like the desk's own launch (the database opens, the user exists) before the server
 starts, so a typo fails at once instead of in every browser tab.
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from itsm_tui.cli import EXIT_OK, Context
+from itsm_tui.cli_serve import check_ready_file, ready_file_flag
 from itsm_tui.remote import web
 from itsm_tui.services.errors import ValidationFailed
 
@@ -32,6 +34,7 @@ def register_web(serve: Any, command: Callable[..., argparse.ArgumentParser]) ->
         help="the address browsers use, e.g. https://desk.example.com behind a proxy "
         "(default http://HOST:PORT)",
     )
+    ready_file_flag(sub, "http://HOST:PORT")
 
 
 def cmd_serve_web(ctx: Context) -> int:
@@ -40,8 +43,11 @@ def cmd_serve_web(ctx: Context) -> int:
         raise ValidationFailed(f"--port must be between 1 and 65535, not {a.port}")
     if a.public_url is not None and not a.public_url.startswith(("http://", "https://")):
         raise ValidationFailed("--public-url must start with http:// or https://")
+    check_ready_file(a.ready_file)
     _ = ctx.actor  # an unknown user fails here (exit 4), not in every browser tab
     ctx.session.close()  # hold no connection or snapshot while serving
     ctx.database.dispose()
-    web.serve_web(ctx.settings, host=a.host, port=a.port, public_url=a.public_url)
+    web.serve_web(
+        ctx.settings, host=a.host, port=a.port, public_url=a.public_url, ready_file=a.ready_file
+    )
     return EXIT_OK

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,9 +30,13 @@ from itsm_tui.services import user_keys
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import AuditEntry, Incident, User
 from tests.conftest import T0
+from tests.serve_helpers import wait_until_ready
 from tests.tui_helpers import seeded_desk
 
 PER_USER = 1
+# How long to wait for something that must happen: generous, as a desk starting on a loaded
+# machine can take many seconds; a passing run waits only as long as it takes.
+PATIENCE_S = 60.0
 _CSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 _LINE_BREAK = re.compile(rb"\x1b\[\d+;\d+H|\r\n|\r|\n")  # a cursor move or a new line
 
@@ -47,7 +52,8 @@ class Server:
 
 @contextmanager
 def running_server(folder: Path, url: str, *flags: str) -> Iterator[int]:
-    """`itsm serve ssh` on a free loopback port (yielded) until the block ends."""
+    """`itsm serve ssh` on a free loopback port (yielded) until the block ends: ready when
+    its --ready-file appears, whatever it prints before (a library's warning, say)."""
     env = {
         **os.environ,
         "XDG_DATA_HOME": str(folder / "data"),
@@ -55,18 +61,24 @@ def running_server(folder: Path, url: str, *flags: str) -> Iterator[int]:
     }
     env.pop("ITSM_USER", None)
     env.pop("ITSM_DATABASE_URL", None)
+    run = Path(tempfile.mkdtemp(dir=folder, prefix="run-"))
+    ready_file, log = run / "ready", run / "serve.log"
     argv = [sys.executable, "-m", "itsm_tui", "--db", url, "--user", "root", "serve", "ssh"]
-    argv += ["--port", "0", "--host-key", str(folder / "host_key"), *flags]
-    process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    argv += ["--port", "0", "--host-key", str(folder / "host_key"), "--ready-file", str(ready_file)]
+    with log.open("wb") as output:
+        process = subprocess.Popen([*argv, *flags], env=env, stderr=output)
     try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        assert found, f"no listening line: {line!r}"
-        yield int(found.group(1))
+        announced = wait_until_ready(ready_file, process, log)
+        found = re.fullmatch(r"ssh://127\.0\.0\.1:(\d+)", announced)
+        assert found, announced
+        port = int(found.group(1))
+        # The line scripts parse, among whatever else is printed.
+        assert f"itsm serve ssh: listening on 127.0.0.1:{port}\n" in log.read_text()
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=10)
+    assert not ready_file.exists()  # removed on the way out: never a stale "ready"
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +117,7 @@ class Terminal:
     def text(self, since: int = 0) -> str:
         return _CSI.sub(b"", bytes(self.output[since:])).decode("utf-8", "replace")
 
-    async def wait_for(self, *texts: str, since: int = 0, timeout: float = 10.0) -> None:
+    async def wait_for(self, *texts: str, since: int = 0, timeout: float = PATIENCE_S) -> None:
         await _until(lambda: all(t in self.text(since) for t in texts), texts, timeout, self)
 
     def widest_line(self, since: int) -> int:
@@ -208,7 +220,7 @@ async def test_a_registered_key_opens_the_desk_creates_an_incident_and_resizes(
         await _until(
             lambda: incident_titled(server.url, "VPN drops over SSH") is not None,
             "the incident in the database",
-            10,
+            PATIENCE_S,
             terminal,
         )
         made = incident_titled(server.url, "VPN drops over SSH")
@@ -217,12 +229,16 @@ async def test_a_registered_key_opens_the_desk_creates_an_incident_and_resizes(
         mark = len(terminal.output)
         terminal.process.change_terminal_size(120, 30)
         await _until(
-            lambda: terminal.widest_line(mark) == 120, "a 120-column repaint", 10, terminal
+            lambda: terminal.widest_line(mark) == 120, "a 120-column repaint", PATIENCE_S, terminal
         )
         assert re.search(rb"\x1b\[30;\d+H", bytes(terminal.output[mark:]))  # row 30 exists now
 
     fingerprint = server.keys["alice"].get_fingerprint("sha256")
-    await _until(lambda: len(ssh_sessions(server.url, "alice")) >= 2, "login and logout", 10)
+
+    def logged_in_and_out() -> bool:
+        return len(ssh_sessions(server.url, "alice")) >= 2
+
+    await _until(logged_in_and_out, "login and logout", PATIENCE_S)
     login, logout = ssh_sessions(server.url, "alice")[-2:]
     assert re.fullmatch(rf"login from 127\.0\.0\.1:\d+ key {re.escape(fingerprint)}", login)
     assert re.fullmatch(r"logout after \d+ s", logout)
@@ -250,7 +266,7 @@ async def test_two_users_see_each_others_changes_live_and_sessions_are_limited(
         second = await alice_conn.create_process(
             term_type="xterm", term_size=(80, 24), encoding=None
         )
-        refused = await second.wait(timeout=10)
+        refused = await second.wait(timeout=PATIENCE_S)
         assert refused.exit_status == 1
         assert b"'alice' already has 1 session open" in refused.stdout
 
@@ -266,7 +282,7 @@ async def test_two_users_see_each_others_changes_live_and_sessions_are_limited(
     made = incident_titled(server.url, "Printer on fire")
     assert made is not None and made[1] == "alice"
     # The logout is written once the hung-up desk has exited; it saved nothing half-typed.
-    await _until(lambda: len(ssh_sessions(server.url, "bob")) >= 2, "bob's logout", 10)
+    await _until(lambda: len(ssh_sessions(server.url, "bob")) >= 2, "bob's logout", PATIENCE_S)
     assert ssh_sessions(server.url, "bob")[-1].startswith("logout after")
     assert incident_titled(server.url, "Half typed") is None
 
@@ -292,24 +308,43 @@ async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_k
     server: Server,
 ) -> None:
     """A second server on the same database and host key file: it presents the key the
-    first one generated, admits one session at a time and closes it after 2 s idle (from
-    config.toml's ssh_idle_timeout)."""
+    first one generated, admits one session at a time and closes it after 3 s idle (from
+    config.toml's ssh_idle_timeout). Alice keeps typing (a focus report, which changes
+    nothing) until Bob has been refused, so a slow start on a loaded machine never idles her
+    out early; from her last key on, the timeout runs."""
     config = server.folder / "config" / "itsm-tui" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("ssh_idle_timeout = 2\n")
+    config.write_text("ssh_idle_timeout = 3\n")
     authorized = str(server.folder / "authorized")
     flags = ("--max-sessions", "1", "--authorized-keys", authorized)
     with running_server(server.folder, server.url, *flags) as port:
         async with await connect_to(port, "alice", server.keys["alice"]) as conn:
             host_key = asyncssh.read_private_key(server.folder / "host_key")
             assert conn.get_server_host_key().public_data == host_key.public_data
-            terminal = await desk(conn)
-            async with await connect_to(port, "bob", server.keys["bob"]) as bob:
-                full = await bob.run(term_type="xterm", term_size=(80, 24), timeout=10)
+            process = await conn.create_process(
+                term_type="xterm-256color", term_size=(80, 24), encoding=None
+            )
+            terminal = Terminal(process)
+            typing = asyncio.create_task(_keep_typing(terminal))
+            try:
+                await terminal.wait_for("Incidents", "New")  # her desk holds the one place
+                async with await connect_to(port, "bob", server.keys["bob"]) as bob:
+                    full = await bob.run(term_type="xterm", term_size=(80, 24), timeout=PATIENCE_S)
+            finally:
+                typing.cancel()
+            last_key = time.monotonic()
             assert full.exit_status == 1
             assert "the desk is full (1 sessions)" in str(full.stdout)
-            await terminal.process.wait(timeout=10)
-            assert "session closed after 2 s without input" in terminal.text()
+            await terminal.process.wait(timeout=PATIENCE_S)
+            assert time.monotonic() - last_key >= 2.5  # not before the timeout (+ slack)
+            assert "session closed after 3 s without input" in terminal.text()
+
+
+async def _keep_typing(terminal: Terminal) -> None:
+    """Input that moves nothing (the terminal reporting it has focus), as a user's activity."""
+    while True:
+        terminal.send("\x1b[I")
+        await asyncio.sleep(0.25)
 
 
 @pytest.mark.parametrize(
@@ -321,6 +356,7 @@ async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_k
         ([], "config.toml ssh_idle_timeout must be 0"),  # ssh_idle_timeout = -1 there
         (["--max-sessions-per-user", "0"], "must be at least 1"),
         (["--authorized-keys", "/nonexistent/dir"], "is not a directory"),
+        (["--ready-file", "/nonexistent/dir/ready"], "--ready-file: /nonexistent/dir is not a"),
     ],
 )
 def test_bad_flags_are_refused_before_listening(
@@ -334,6 +370,8 @@ def test_bad_flags_are_refused_before_listening(
         config = tmp_path / "xdg-config" / "itsm-tui" / "config.toml"  # conftest._isolated_dirs
         config.parent.mkdir(parents=True)
         config.write_text("ssh_idle_timeout = -1\n")
+    assert main(["--db", sqlite_url, "init"]) == 0  # only init creates a database
+    capsys.readouterr()
     code = main(["--db", sqlite_url, "--user", "root", "serve", "ssh", *flags])
     assert code == 2
     assert message in capsys.readouterr().err

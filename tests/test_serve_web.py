@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import pytest
@@ -23,6 +23,7 @@ from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import DATABASE_ENV, Settings, resolve_settings
 from itsm_tui.remote.web import desk_command
+from tests.serve_helpers import wait_until_ready
 from tests.tui_helpers import seeded_desk
 
 STARTUP_TIMEOUT_S = 20.0
@@ -44,16 +45,21 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(desk_url: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`itsm serve web` on a free port, yielded once its --ready-file says it listens."""
     port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
+    log_path, ready_file = tmp_path / "serve.log", tmp_path / "ready"
+    log = log_path.open("wb")
     argv = [sys.executable, "-m", "itsm_tui", "--db", desk_url, "--user", "alice"]
     process = subprocess.Popen(
-        [*argv, "serve", "web", "--port", str(port)],
+        [*argv, "serve", "web", "--port", str(port), "--ready-file", str(ready_file)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},  # the log's lines unwrapped
     )
     try:
+        assert wait_until_ready(ready_file, process, log_path) == f"http://127.0.0.1:{port}"
+        # The line scripts parse, among textual-serve's banner.
+        assert f"itsm serve web: listening on 127.0.0.1:{port}\n" in log_path.read_text()
         yield port, process
     finally:
         if process.poll() is None:
@@ -64,18 +70,13 @@ def server(desk_url: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Pope
                 process.kill()
                 process.wait()
         log.close()
+    assert not ready_file.exists()  # removed on the way out: never a stale "ready"
 
 
-def _page(port: int, process: subprocess.Popen[bytes]) -> tuple[int, str]:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        assert process.poll() is None, f"itsm serve web exited with {process.returncode}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                return response.status, response.read().decode()
-        except (urllib.error.URLError, ConnectionError):
-            assert time.monotonic() < deadline, "itsm serve web did not answer in time"
-            time.sleep(0.1)
+def _get(url: str) -> tuple[int, str]:
+    """One request, no retry: the server said it is ready, so it must answer now."""
+    with urllib.request.urlopen(url, timeout=STARTUP_TIMEOUT_S) as response:
+        return response.status, response.read().decode("utf-8", "replace")
 
 
 async def _screen_until(port: int, wanted: tuple[str, ...]) -> str:
@@ -96,8 +97,8 @@ async def _screen_until(port: int, wanted: tuple[str, ...]) -> str:
 async def test_serve_web_answers_on_loopback_and_each_session_runs_the_desk(
     server: tuple[int, subprocess.Popen[bytes]],
 ) -> None:
-    port, process = server
-    status, page = await asyncio.to_thread(_page, port, process)
+    port, _ = server
+    status, page = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/")
     assert status == 200
     assert "itsm-tui" in page  # the app's title, in textual-serve's page
     assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in page
@@ -110,6 +111,49 @@ async def test_serve_web_answers_on_loopback_and_each_session_runs_the_desk(
     if other is not None:
         with pytest.raises(OSError), socket.create_connection((other, port), timeout=1):
             pass
+
+
+# What a page or stylesheet loads: src="", href="", url() (lower case: not JavaScript's URL()),
+# @import.
+_REFERENCE = re.compile(
+    r"""\b(?:src|href)\s*=\s*["']([^"']+)["']|(?-i:url)\(\s*["']?([^"')]+)|@import\s+["']([^"']+)""",
+    re.I,
+)
+# Any absolute (scheme://host) or protocol-relative (//host) address, wherever it appears
+# outside comments (xterm.css credits github.com and bellard.org in one: nothing is fetched).
+_COMMENT = re.compile(r"/\*.*?\*/|<!--.*?-->", re.S)
+_HOST = re.compile(r"(?:\b[a-z][a-z0-9+.-]*:)?//([^/\s\"'<>)]+)", re.I)
+
+
+async def test_the_page_refers_to_no_other_host_and_everything_it_loads_is_served(
+    server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    """A NOC screen or an air-gapped desk has no internet (textual-serve's own page fetched
+    its font from fonts.googleapis.com): every address in the page and in the stylesheets it
+    loads is this server's, and each thing it loads (script, stylesheets, the font files,
+    the background image) is served here. The script is only fetched: its one request at run
+    time is the websocket named in the page."""
+    port, _ = server
+    here = f"127.0.0.1:{port}"
+    page_url = f"http://{here}/"
+    _, page = await asyncio.to_thread(_get, page_url)
+    documents, loaded = [(page_url, page)], set[str]()
+    while documents:
+        url, text = documents.pop()
+        text = _COMMENT.sub("", text)
+        hosts = set(_HOST.findall(text))
+        assert hosts <= {here}, f"{url} refers to {hosts - {here}}"
+        for match in _REFERENCE.finditer(text):
+            target = urljoin(url, next(group for group in match.groups() if group))
+            if not target.startswith("http") or target in loaded:
+                continue
+            loaded.add(target)
+            status, body = await asyncio.to_thread(_get, target)
+            assert status == 200, target
+            if target.endswith(".css"):
+                documents.append((target, body))
+    assert {Path(urlsplit(u).path).suffix for u in loaded} >= {".js", ".css", ".ttf", ".png"}
+    assert "Roboto Mono" in page  # the face xterm.js asks for, defined from the served file
 
 
 def _outward_address() -> str | None:
@@ -130,6 +174,8 @@ def test_serve_web_refuses_bad_input_before_serving(
     assert main([*base, "--user", "alice", "--port", "70000"]) == 2
     assert "--port must be between 1 and 65535" in capsys.readouterr().err
     assert main([*base, "--user", "alice", "--public-url", "desk.example.com"]) == 2
+    assert main([*base, "--user", "alice", "--ready-file", "/nonexistent/dir/ready"]) == 2
+    assert "--ready-file: /nonexistent/dir is not a directory" in capsys.readouterr().err
     assert main([*base, "--user", "nobody"]) == 4
     assert "unknown user 'nobody'" in capsys.readouterr().err
 

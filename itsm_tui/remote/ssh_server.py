@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncssh
 
 from itsm_tui.clock import Clock
+from itsm_tui.remote import ready
 from itsm_tui.remote.keys import directory_keys, load_or_create_host_key
 from itsm_tui.remote.pty_session import PtyChild
 from itsm_tui.services import ssh_sessions, user_keys
@@ -307,17 +308,23 @@ async def start(desk: DeskServer) -> asyncssh.SSHAcceptor:
     )
 
 
-async def serve(desk: DeskServer, announce: Callable[[str], None]) -> None:
-    """Run until SIGINT or SIGTERM, then stop listening and hang up every session."""
+async def serve(
+    desk: DeskServer, announce: Callable[[str], None], ready_file: Path | None = None
+) -> None:
+    """Run until SIGINT or SIGTERM, then stop listening and hang up every session. Once
+    listening, say so (`announce` gets the `listening on` line, `ready_file` the URL)."""
+    ready.clear(ready_file)
     acceptor = await start(desk)
-    host, port = acceptor.sockets[0].getsockname()[:2]
-    announce(f"itsm serve ssh: listening on {host}:{port}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
+        host, port = acceptor.sockets[0].getsockname()[:2]
+        announce(ready.listening_line("ssh", host, port))
+        ready.write(ready_file, ready.url("ssh", host, port))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
+        ready.clear(ready_file)
         acceptor.close()
         await desk.close()

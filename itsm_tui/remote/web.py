@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from itsm_tui.remote import ready
 
 if TYPE_CHECKING:  # `itsm --help` loads this module (its defaults): no SQLAlchemy, no pydantic
     from itsm_tui.config import Settings
@@ -54,9 +58,31 @@ def serve_web(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     public_url: str | None = None,
+    ready_file: Path | None = None,
 ) -> None:
-    """Serve the desk until interrupted (ctrl+c or SIGTERM)."""
-    from textual_serve.server import Server
+    """Serve the desk until interrupted (ctrl+c or SIGTERM). Once listening, print the
+    `listening on` line to stderr and write the URL to `ready_file` (remote/ready.py). The
+    page refers to nothing outside this server (remote/web_server.py)."""
+    from itsm_tui.remote.web_server import DeskWebServer, write_page_template
 
     command = desk_command(settings, os.environ)
-    Server(command, host=host, port=port, title=TITLE, public_url=public_url).serve()
+
+    def on_ready() -> None:
+        ready.announce(ready.listening_line("web", host, port))
+        ready.write(ready_file, ready.url("http", host, port))
+
+    ready.clear(ready_file)
+    try:
+        with tempfile.TemporaryDirectory(prefix="itsm-serve-web-") as folder:
+            templates = write_page_template(Path(folder))
+            DeskWebServer(
+                command,
+                host=host,
+                port=port,
+                title=TITLE,
+                public_url=public_url,
+                templates=templates,
+                on_ready=on_ready,
+            ).serve()
+    finally:
+        ready.clear(ready_file)
