@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import event, given
+from hypothesis import event, given, seed, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import config_file
@@ -700,30 +704,99 @@ CHANGES_AND_PROBLEMS = [
 
 @dataclass(frozen=True)
 class Slot:
-    """A command with `{}` where the hostile value goes, run as `user`; `back` reads the
-    stored value after an accepted run (None: the command only reads)."""
+    """A command with `{}` where the hostile value goes, run as `user`. After an accepted
+    run, `back(cli, written, raw)` reads the stored value again through other commands
+    (`written` is the command's own JSON document, or None when it printed text); None for
+    the commands that only read. `valid` is a value the command must accept, so that its
+    read-back runs whatever the generated values are (almost none are valid for the
+    structured slots). `json` runs it with --json always, for read-backs that compare what
+    is stored with what the write reported."""
 
     argv: tuple[str, ...]
     user: str = "root"
     back: Callable[[Cli, Any, str], None] | None = None
+    valid: str | None = None
+    json: bool = False
 
 
-def _field(json_key: str, normal: Callable[[str], str] = str.strip) -> Callable[..., None]:
-    def check(cli: Cli, created: Any, raw: str) -> None:
-        assert created[json_key] == normal(raw)
-        number = created.get("number")
-        if number and number.startswith("INC"):
-            assert cli.show(number)[json_key] == normal(raw)
+def _newest(cli: Cli, *what: str, user: str = "root") -> dict[str, Any]:
+    """The record with the highest number: the one the accepted `new` just made."""
+    return max(cli.json(*what, "list", user=user), key=lambda r: r["number"])
+
+
+def _same(stored: Any) -> Any:
+    return stored
+
+
+def _new_record(
+    *what: str,
+    key: str,
+    normal: Callable[[str], Any] = str.strip,
+    stored: Callable[[Any], Any] = _same,
+) -> Callable[..., None]:
+    """The newest record of `what` has `key` == normal(raw) (as `stored` reads the JSON)."""
+
+    def check(cli: Cli, _: Any, raw: str) -> None:
+        assert stored(_newest(cli, *what)[key]) == normal(raw)
 
     return check
 
 
-def _exact(json_key: str) -> Callable[..., None]:
-    return _field(json_key, lambda raw: raw)
+def _shown(
+    argv: tuple[str, ...], key: str, normal: Callable[[str], Any] = str.strip
+) -> Callable[..., None]:
+    def check(cli: Cli, _: Any, raw: str) -> None:
+        assert cli.json(*argv)[key] == normal(raw)
+
+    return check
+
+
+def _listed_entry(
+    what: tuple[str, ...],
+    name: str,
+    key: str,
+    normal: Callable[[str], Any],
+    stored: Callable[[Any], Any] = _same,
+) -> Callable[..., None]:
+    """The entry called `name` in `what list` has `key` == normal(raw)."""
+
+    def check(cli: Cli, _: Any, raw: str) -> None:
+        entries = {e.get("name", e.get("username")): e for e in cli.json(*what, "list")}
+        assert stored(entries[name][key]) == normal(raw)
+
+    return check
+
+
+def _as_written(what: tuple[str, ...], name: str) -> Callable[..., None]:
+    """The entry called `name` in `what list` is exactly what the accepted write reported."""
+
+    def check(cli: Cli, written: Any, raw: str) -> None:
+        entries = {e.get("name", e.get("username")): e for e in cli.json(*what, "list")}
+        assert entries[name] == written
+
+    return check
+
+
+def _both(*checks: Callable[..., None]) -> Callable[..., None]:
+    def check(cli: Cli, written: Any, raw: str) -> None:
+        for each in checks:
+            each(cli, written, raw)
+
+    return check
 
 
 def _incident_note(cli: Cli, _: Any, raw: str) -> None:
     assert cli.show(INC_WORKING)["journal"][-1]["body"] == raw
+
+
+def _escalated(cli: Cli, _: Any, raw: str) -> None:
+    shown = cli.show(INC_NEW)
+    assert shown["group"] == "Security"
+    assert shown["journal"][-1]["body"] == f"Escalated from Network to Security: {raw.strip()}"
+
+
+def _change_note(cli: Cli, _: Any, raw: str) -> None:
+    assert cli.json("change", "show", CHG)["journal"][-1]["body"] == raw
 
 
 def _approval(cli: Cli, _: Any, raw: str) -> None:
@@ -731,22 +804,80 @@ def _approval(cli: Cli, _: Any, raw: str) -> None:
     assert next(a["comment"] for a in shown["approvals"] if a["approver"] == "sue") == raw
 
 
-def _listed(*what: str) -> Callable[..., None]:
+def _linked(cli: Cli, _: Any, raw: str) -> None:
+    linked = [i["number"] for i in cli.json("problem", "show", PRB)["incidents"]]
+    assert raw.strip().upper() in linked
+
+
+def _listed(*what: str, normal: Callable[[str], str] = str.strip) -> Callable[..., None]:
     def check(cli: Cli, _: Any, raw: str) -> None:
-        assert raw.strip() in [row["name"] for row in cli.json(*what, "list")]
+        assert normal(raw) in [
+            row.get("name", row.get("username")) for row in cli.json(*what, "list")
+        ]
 
     return check
 
 
+def _service_described(cli: Cli, _: Any, raw: str) -> None:
+    """`service add {} --description {}`: the name and the description are both stored."""
+    services = {s["name"]: s for s in cli.json("service", "list")}
+    assert services[raw.strip()]["description"] == raw.strip()
+
+
+def _responds_in_two_hours(cli: Cli, _: Any, raw: str) -> None:
+    policies = {p["name"]: p for p in cli.json("sla", "policy", "list")}
+    assert policies[raw.strip()]["response_seconds"] == 2 * 3600
+
+
+def _never(cli: Cli, _: Any, raw: str) -> None:
+    raise AssertionError(f"accepted {raw!r} where it must be refused")
+
+
 def _read(cli: Cli, found: Any, raw: str) -> None:
-    assert isinstance(found, list | dict)
+    """A read: with --json it printed one document (its text form was checked already)."""
+    assert found is None or isinstance(found, list | dict)
+
+
+def _instant(raw: str) -> datetime:
+    """An instant as the CLI documents them (ISO 8601 with an offset), read independently."""
+    value = TypeAdapter(datetime).validate_python(raw)
+    assert value.utcoffset() is not None, f"accepted {raw!r}, a time without an offset"
+    return value.astimezone(UTC)
+
+
+def _stored_instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _policy(key: str, normal: Callable[[str], Any]) -> Callable[..., None]:
+    return _listed_entry(("sla", "policy"), "P1 critical", key, normal)
+
+
+def _percents(raw: str) -> list[int]:
+    return sorted({int(p) for p in raw.split(",")})
+
+
+def _seconds(raw: str) -> int:
+    """`30m`, `1h30m`, `2d`, `90s` read independently of the product's parser."""
+    units = {"d": 86_400, "h": 3600, "m": 60, "s": 1}
+    pieces = re.findall(r"(\d+)\s*([dhms])", raw.strip().lower())
+    assert pieces, raw
+    return sum(int(amount) * units[unit] for amount, unit in pieces)
+
+
+def _passes_stored(cli: Cli, written: Any, raw: str) -> None:
+    """What a worker pass fired and closed was stored: a second pass at the same instant
+    fires and closes nothing."""
+    again = cli.json("worker", "--once", user="root")
+    assert (again["fired"], again["closed"]) == ([], [])
 
 
 TEXT_SLOTS = [
     Slot(
         ("incident", "new", "--impact", "3", "--urgency", "3", "--title", "{}"),
         "alice",
-        _field("title"),
+        _new_record("incident", key="title"),
+        valid="Printer jam",
     ),
     Slot(
         (
@@ -762,41 +893,80 @@ TEXT_SLOTS = [
             "{}",
         ),
         "alice",
-        _exact("description"),
+        _new_record("incident", key="description", normal=str),
+        valid=" line one\nline two ",
     ),
     Slot(
         ("incident", "new", "--impact", "3", "--urgency", "3", "--title", "t", "--caller", "{}"),
         "alice",
-        _field("caller"),
+        _new_record("incident", key="caller"),
+        valid=" Ann Smith ",
     ),
-    Slot(("incident", "update", INC_WORKING, "--category", "{}"), "alice", _field("category")),
-    Slot(("incident", "note", INC_WORKING, "--text", "{}"), "alice", _incident_note),
+    Slot(
+        ("incident", "update", INC_WORKING, "--category", "{}"),
+        "alice",
+        _shown(("incident", "show", INC_WORKING), "category"),
+        valid="network",
+    ),
+    Slot(
+        ("incident", "note", INC_WORKING, "--text", "{}"), "alice", _incident_note, " rebooted it\n"
+    ),
     Slot(
         ("incident", "escalate", INC_NEW, "--reason", "{}", "--to-group", "Security"),
         "sue",
-        _field("group", lambda raw: "Security"),
+        _escalated,
+        valid="needs security",
     ),
-    Slot(("incident", "list", "--search", "{}"), "alice", _read),
-    Slot(("incident", "list", "--group", "{}"), "alice", _read),
-    Slot(("incident", "show", "{}"), "alice", _read),
-    Slot(("change", "new", "--title", "{}"), "carl", _field("title")),
-    Slot(("change", "new", "--title", "t", "--backout-plan", "{}"), "carl", _exact("backout_plan")),
-    Slot(("change", "note", CHG, "{}"), "carl", None),
-    Slot(("change", "approve", CHG, "--comment", "{}"), "sue", _approval),
-    Slot(("change", "list", "--service", "{}"), "carl", _read),
-    Slot(("change", "update", CHG, "--test-plan", "{}"), "carl", _exact("test_plan")),
-    Slot(("change", "reject", CHG, "--comment", "{}"), "vic", None),  # a viewer: exit 4
-    Slot(("incident", "list", "--state", "{}"), "alice", _read),
-    Slot(("problem", "list", "--search", "{}"), "alice", _read),
-    Slot(("calendar", "update", "24x7", "--holidays", "{}"), "root", None),
-    Slot(("problem", "new", "--title", "{}"), "sue", _field("title")),
-    Slot(("problem", "update", PRB, "--workaround", "{}"), "sue", _exact("workaround")),
-    Slot(("problem", "link", PRB, "{}"), "sue", None),
-    Slot(("kedb", "search", "{}"), "alice", _read),
+    Slot(("incident", "list", "--search", "{}"), "alice", _read, "Mail"),
+    Slot(("incident", "list", "--group", "{}"), "alice", _read, "Network"),
+    Slot(("incident", "show", "{}"), "alice", _read, INC_WORKING),
+    Slot(
+        ("change", "new", "--title", "{}"), "carl", _new_record("change", key="title"), "Patch VPN"
+    ),
+    Slot(
+        ("change", "new", "--title", "t", "--backout-plan", "{}"),
+        "carl",
+        _new_record("change", key="backout_plan", normal=str),
+        valid="restore the snapshot\n",
+    ),
+    Slot(("change", "note", CHG, "{}"), "carl", _change_note, "checked with the vendor"),
+    Slot(("change", "approve", CHG, "--comment", "{}"), "sue", _approval, " fine by me "),
+    Slot(("change", "list", "--service", "{}"), "carl", _read, "Email"),
+    Slot(
+        ("change", "update", CHG, "--test-plan", "{}"),
+        "carl",
+        _shown(("change", "show", CHG), "test_plan", normal=str),
+        valid=" ping it ",
+    ),
+    Slot(("change", "reject", CHG, "--comment", "{}"), "vic", _never),  # a viewer: exit 4
+    Slot(("incident", "list", "--state", "{}"), "alice", _read, "new"),
+    Slot(("problem", "list", "--search", "{}"), "alice", _read, "Mail"),
+    Slot(
+        ("calendar", "update", "24x7", "--holidays", "{}"),
+        "root",
+        _as_written(("calendar",), "24x7"),
+        valid="GB-ENG",
+        json=True,
+    ),
+    Slot(
+        ("problem", "new", "--title", "{}"),
+        "sue",
+        _new_record("problem", key="title"),
+        "Printers jam",
+    ),
+    Slot(
+        ("problem", "update", PRB, "--workaround", "{}"),
+        "sue",
+        _shown(("problem", "show", PRB), "workaround", normal=str),
+        valid="use the other printer\n",
+    ),
+    Slot(("problem", "link", PRB, "{}"), "sue", _linked, INC_NEW),
+    Slot(("kedb", "search", "{}"), "alice", _read, "Mail"),
     Slot(
         ("freeze", "add", "{}", "--start", "2026-05-01T00:00Z", "--end", "2026-05-02T00:00Z"),
         "carl",
-        _field("name"),
+        _listed("freeze"),
+        valid="Year end",
     ),
     Slot(
         (
@@ -811,26 +981,65 @@ TEXT_SLOTS = [
             "{}",
         ),
         "carl",
-        None,
+        _listed_entry(("freeze",), "f", "reason", str),
+        valid=" audit ",
     ),
     Slot(
         ("user", "add", "{}", "--role", "agent"),
         "root",
-        _field("username", lambda r: r.strip().lower()),
+        _listed("user", normal=lambda r: r.strip().lower()),
+        valid="Dave",
     ),
-    Slot(("user", "add", "zed", "--role", "agent", "--display-name", "{}"), "root", None),
-    Slot(("group", "add", "{}"), "root", _listed("group")),
-    Slot(("service", "add", "{}", "--description", "{}"), "root", _listed("service")),
-    Slot(("ci", "add", "{}", "--service", "VPN"), "root", _listed("ci")),
-    Slot(("ci", "update", "mail-01", "--class", "{}"), "root", None),
-    Slot(("ci", "add", "db-01", "--service", "Email", "--maintenance", "{}"), "root", None),
+    Slot(
+        ("user", "add", "zed", "--role", "agent", "--display-name", "{}"),
+        "root",
+        _listed_entry(("user",), "zed", "display_name", str.strip),
+        valid=" Zed Zulu ",
+    ),
+    Slot(("group", "add", "{}"), "root", _listed("group"), "Facilities"),
+    Slot(
+        ("service", "add", "{}", "--description", "{}"),
+        "root",
+        _service_described,
+        valid="Printing",
+    ),
+    Slot(("ci", "add", "{}", "--service", "VPN"), "root", _listed("ci"), "vpn-gw-02"),
+    Slot(
+        ("ci", "update", "mail-01", "--class", "{}"),
+        "root",
+        _listed_entry(("ci",), "mail-01", "ci_class", str.strip),
+        valid="mail server",
+    ),
+    Slot(
+        ("ci", "add", "db-01", "--service", "Email", "--maintenance", "{}"),
+        "root",
+        _as_written(("ci",), "db-01"),
+        valid="Sun 02:00-06:00 Europe/London",
+        json=True,
+    ),
     Slot(
         ("calendar", "add", "{}", "--zone", "UTC", "--hours", "mon-fri 08:00-17:00"),
         "root",
         _listed("calendar"),
+        valid="Night desk",
     ),
-    Slot(("calendar", "add", "c", "--zone", "{}", "--24x7"), "root", None),
-    Slot(("calendar", "add", "c", "--zone", "UTC", "--hours", "{}"), "root", None),
+    Slot(
+        ("calendar", "add", "c", "--zone", "{}", "--24x7"),
+        "root",
+        _both(
+            _as_written(("calendar",), "c"),
+            _listed_entry(("calendar",), "c", "zone", str.strip),
+        ),
+        valid="Europe/London",
+        json=True,
+    ),
+    Slot(
+        ("calendar", "add", "c", "--zone", "UTC", "--hours", "{}"),
+        "root",
+        _as_written(("calendar",), "c"),
+        valid="mon-fri 07:00-19:00",
+        json=True,
+    ),
     Slot(
         (
             "sla",
@@ -845,44 +1054,81 @@ TEXT_SLOTS = [
             "8h",
             "--calendar",
             "24x7",
+            "--inactive",  # an active one would clash with the shipped P5 policy
         ),
         "root",
         _listed("sla", "policy"),
+        valid="P5 lab",
     ),
-    Slot(("sla", "policy", "update", "{}", "--response", "2h"), "root", None),
+    Slot(
+        ("sla", "policy", "update", "{}", "--response", "2h"),
+        "root",
+        _responds_in_two_hours,
+        valid="P2 high",
+    ),
 ]
 NUMBER_SLOTS = [
-    Slot(("incident", "new", "--title", "t", "--urgency", "3", "--impact", "{}"), "alice", None),
-    Slot(("incident", "list", "--limit", "{}"), "alice", _read),
-    Slot(("incident", "list", "--priority", "{}"), "alice", _read),
     Slot(
-        ("incident", "update", INC_WORKING, "--title", "v", "--expect-version", "{}"), "alice", None
+        ("incident", "new", "--title", "t", "--urgency", "3", "--impact", "{}"),
+        "alice",
+        _new_record("incident", key="impact", normal=int),
+        valid="1",
     ),
-    Slot(("kedb", "search", "x", "--limit", "{}"), "alice", _read),
-    Slot(("problem", "candidates", "--days", "{}"), "alice", _read),
-    Slot(("problem", "candidates", "--min-size", "{}"), "alice", _read),
-    Slot(("sla", "policy", "update", "P1 standard", "--warnings", "{}"), "root", None),
-    Slot(("sla", "policy", "update", "P1 standard", "--resolution", "{}"), "root", None),
-    Slot(("worker", "--once", "--interval", "{}"), "root", None),
-    Slot(("worker", "--once", "--auto-close-days", "{}"), "root", None),
+    Slot(("incident", "list", "--limit", "{}"), "alice", _read, "2"),
+    Slot(("incident", "list", "--priority", "{}"), "alice", _read, "3"),
+    Slot(
+        ("incident", "update", INC_WORKING, "--title", "v", "--expect-version", "{}"),
+        "alice",
+        _shown(("incident", "show", INC_WORKING), "version", lambda raw: int(raw) + 1),
+        valid="2",
+    ),
+    Slot(("kedb", "search", "x", "--limit", "{}"), "alice", _read, "5"),
+    Slot(("problem", "candidates", "--days", "{}"), "alice", _read, "7"),
+    Slot(("problem", "candidates", "--min-size", "{}"), "alice", _read, "2"),
+    Slot(
+        ("sla", "policy", "update", "P1 critical", "--warnings", "{}"),
+        "root",
+        _policy("warnings", _percents),
+        valid="25,50,75",
+    ),
+    Slot(
+        ("sla", "policy", "update", "P1 critical", "--resolution", "{}"),
+        "root",
+        _policy("resolution_seconds", _seconds),
+        valid="1h30m",
+    ),
+    Slot(("worker", "--once", "--interval", "{}"), "root", _passes_stored, "15"),
+    Slot(("worker", "--once", "--auto-close-days", "{}"), "root", _passes_stored, "3"),
 ]
 DATE_SLOTS = [
     Slot(
         ("change", "new", "--title", "t", "--start", "{}", "--end", "2026-04-01T00:00Z"),
         "carl",
-        None,
+        _new_record("change", key="planned_start", normal=_instant, stored=_stored_instant),
+        valid="2026-03-20T01:00+01:00",
     ),
     Slot(
         ("change", "new", "--title", "t", "--start", "2026-03-20T00:00Z", "--end", "{}"),
         "carl",
-        None,
+        _new_record("change", key="planned_end", normal=_instant, stored=_stored_instant),
+        valid="2026-03-20T05:00-02:00",
     ),
-    Slot(("freeze", "add", "g", "--start", "{}", "--end", "2026-04-01T00:00Z"), "carl", None),
-    Slot(("change", "list", "--from", "{}"), "carl", _read),
-    Slot(("freeze", "list", "--to", "{}"), "carl", _read),
-    Slot(("sla", "report", "--from", "{}"), "alice", None),
-    Slot(("sla", "report", "--to", "{}"), "alice", None),
-    Slot(("calendar", "add", "d", "--zone", "UTC", "--24x7", "--extra-date", "{}"), "root", None),
+    Slot(
+        ("freeze", "add", "g", "--start", "{}", "--end", "2026-04-01T00:00Z"),
+        "carl",
+        _listed_entry(("freeze",), "g", "starts_at", _instant, _stored_instant),
+        valid="2026-03-31T22:00+02:00",
+    ),
+    Slot(("change", "list", "--from", "{}"), "carl", _read, "2026-03-01"),
+    Slot(("freeze", "list", "--to", "{}"), "carl", _read, "2026-06-01"),
+    Slot(("sla", "report", "--from", "{}"), "alice", _read, "2026-02-01"),
+    Slot(("sla", "report", "--to", "{}"), "alice", _read, "2026-03-02T12:00Z"),
+    Slot(
+        ("calendar", "add", "d", "--zone", "UTC", "--24x7", "--extra-date", "{}"),
+        "root",
+        _listed_entry(("calendar",), "d", "extra_dates", lambda raw: [raw.strip()]),
+        valid="2026-12-24",
+    ),
 ]
 NUMBERS = st.one_of(
     st.integers(-(2**70), 2**70).map(str),
@@ -890,6 +1136,9 @@ NUMBERS = st.one_of(
         [
             "0",
             "-1",
+            "1",
+            "2",
+            "3",
             "1.5",
             "1e309",
             "nan",
@@ -901,8 +1150,9 @@ NUMBERS = st.one_of(
             "",
             "99999999999999999999d",
             "30m",
+            "1h30m",
             "50,75,90",
-            "90,50",
+            "90,50,75",
             "101",
             "1,,2",
         ]
@@ -912,6 +1162,7 @@ DATES = st.one_of(
     st.sampled_from([d for d in EDGE_INSTANTS if isinstance(d, str)]),
     st.sampled_from(["9999-12-31", "0001-01-01", "2026-03-02T25:00Z", "2026-3-2", "-1"]),
     st.datetimes(timezones=st.sampled_from(ZONES)).map(lambda d: d.isoformat()),
+    st.dates().map(str),
 )
 
 
@@ -924,11 +1175,13 @@ def run_any(cli: Cli, user: str, argv: list[str]) -> Result:
         return Result(int(exit_info.code or 0), captured.out, captured.err)
 
 
-def stored_or_refused(cli: Cli, slot: Slot, value: str, *, as_json: bool) -> None:
+def stored_or_refused(cli: Cli, slot: Slot, value: str, *, as_json: bool) -> int:
+    """Run the slot with `value`: a refusal wrote nothing and said why; an acceptance is
+    read back. Returns the exit status."""
     argv = [value if part == "{}" else part for part in slot.argv]
+    as_json = as_json or slot.json
     before = db_state(cli.url)
     result = run_any(cli, slot.user, [*argv, "--json"] if as_json else argv)
-    event(f"{' '.join(slot.argv[:2])}: exit {result.code}")
     assert "Traceback" not in result.err
     if result.code != 0:
         assert result.code in (2, 3, 4, 5), (argv, result.code, result.err)
@@ -936,31 +1189,42 @@ def stored_or_refused(cli: Cli, slot: Slot, value: str, *, as_json: bool) -> Non
         assert result.out == ""
         assert result.err.startswith(("itsm: error: ", "usage: itsm")), result.err
         assert "\x1b" not in result.err and "\x07" not in result.err
-        return
+        return result.code
     if not as_json:
         # Human text goes to a terminal: control characters come out escaped, never raw.
         assert not any(c in result.out for c in "\x1b\x07\x9b\u202e"), result.out
-        return
     if slot.back is not None:
-        slot.back(cli, result.json(), value)
+        slot.back(cli, result.json() if as_json else None, value)
+    return result.code
 
 
-def settings_for_cli(test: Callable[..., None]) -> Callable[..., None]:
-    return fuzz_settings(45)(test)
+# Examples per command slot: 56 slots at about 0.15 s an example (an in-process `itsm` run,
+# its read-back and two snapshots of every table) keep the whole test near a minute on one
+# core, spread over the xdist workers like any parametrized test.
+EXAMPLES_PER_SLOT = 3
+SLOTS = [
+    *[pytest.param(s, nasty_text(), id="text:" + " ".join(s.argv)) for s in TEXT_SLOTS],
+    *[pytest.param(s, NUMBERS, id="number:" + " ".join(s.argv)) for s in NUMBER_SLOTS],
+    *[pytest.param(s, DATES, id="date:" + " ".join(s.argv)) for s in DATE_SLOTS],
+]
 
 
-@settings_for_cli
-@given(data=st.data())
-def test_fuzz_every_command_stores_exactly_or_refuses(cli: Cli, data: st.DataObject) -> None:
-    kind = data.draw(st.sampled_from(["text", "text", "text", "number", "date"]), "kind")
-    slots, values = {
-        "text": (TEXT_SLOTS, nasty_text()),
-        "number": (NUMBER_SLOTS, NUMBERS),
-        "date": (DATE_SLOTS, DATES),
-    }[kind]
-    slot = data.draw(st.sampled_from(slots), "slot")
-    value = data.draw(values, "value")
-    stored_or_refused(cli, slot, value, as_json=data.draw(st.booleans(), "json"))
+@pytest.mark.parametrize(("slot", "values"), SLOTS)
+def test_fuzz_every_command_stores_exactly_or_refuses(
+    cli: Cli, slot: Slot, values: st.SearchStrategy[str]
+) -> None:
+    """Each command slot gets its own examples, the same on every run: derandomized search
+    would draw the same choices for every slot, so each is seeded from its own command."""
+
+    @seed(zlib.crc32(" ".join(slot.argv).encode()))
+    @settings(fuzz_settings(EXAMPLES_PER_SLOT), derandomize=False)
+    @given(value=values, as_json=st.booleans())
+    def run(value: str, as_json: bool) -> None:
+        stored_or_refused(cli, slot, value, as_json=as_json)
+
+    if slot.valid is not None:
+        assert stored_or_refused(cli, slot, slot.valid, as_json=False) == 0
+    run()
 
 
 UNSTORABLE_ARGS = [

@@ -31,7 +31,7 @@ from itsm_tui.store.database import Database
 from itsm_tui.store.feed import events_since
 from itsm_tui.store.feed_notify import FeedNotifications
 from itsm_tui.widgets.desk_header import DeskHeader
-from itsm_tui.workers.feed_listener import FeedListener
+from itsm_tui.workers.feed_listener import POLL_INTERVAL_S, FeedListener
 from tests.conftest import Desk
 from tests.tui_helpers import app_for, settle
 
@@ -56,14 +56,32 @@ def later(seconds: float, action: Callable[[], Any]) -> threading.Thread:
     return thread
 
 
+# How soon after another client's commit `wait` must hand the write over. On PostgreSQL the
+# listener sleeps on LISTEN for the whole remaining timeout (it has no poll interval of its
+# own), so without NOTIFY the write would surface only when WAIT_S runs out, 30 times the
+# bound; with NOTIFY it takes milliseconds, which leaves the bound room for a loaded machine.
+# SQLite polls every POLL_INTERVAL_S (0.25 s): ten of them.
+WAIT_S = 30.0
+HANDOVER_S = {"postgresql": 1.0, "sqlite": 10 * POLL_INTERVAL_S}
+
+
 def test_wait_hands_over_another_clients_write(desk: Desk, database: Database) -> None:
     listener = FeedListener(database)
     try:
         assert listener.wait(0.05) is None  # nothing happened
-        writer = later(0.1, lambda: new_incident(desk, "Printer jam"))
-        batch = listener.wait(10)
+        committed: list[float] = []
+
+        def write() -> None:
+            new_incident(desk, "Printer jam")
+            committed.append(time.monotonic())  # after the commit, so the bound errs long
+
+        writer = later(0.1, write)
+        batch = listener.wait(WAIT_S)
+        handed_over = time.monotonic()
         writer.join()
         assert batch is not None and batch.created == ("INC0000001",)
+        bound = HANDOVER_S[make_url(database.url).get_backend_name()]
+        assert handed_over - committed[0] < bound
     finally:
         listener.close()
 
@@ -195,7 +213,7 @@ import asyncio, sys
 sys.modules["psycopg"] = None  # as on a machine without the postgres extra
 from itsm_tui.app import ITSMApp
 from itsm_tui.store.database import open_database
-from itsm_tui.workers.feed_listener import FeedListener
+from itsm_tui.workers.feed_listener import POLL_INTERVAL_S, FeedListener
 
 url = sys.argv[1]
 database = open_database(url)

@@ -100,9 +100,10 @@ def test_upgrading_through_the_queue_summary_keeps_clocks_and_notifications(
 
     from itsm_tui.clock import FixedClock
     from itsm_tui.services import incidents, slas
+    from itsm_tui.services.audit_verify import verify_audit_chain
     from itsm_tui.services.validation import validate
     from itsm_tui.store.migrate import alembic_config
-    from itsm_tui.store.models import Incident, Notification, SlaClockRow
+    from itsm_tui.store.models import AuditEntry, Incident, Notification, SlaClockRow, User
     from tests.conftest import seed_directory
 
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
@@ -126,6 +127,8 @@ def test_upgrading_through_the_queue_summary_keeps_clocks_and_notifications(
             for i in [session.exec(select(Incident).where(Incident.number == n)).one()]
         }
         clocks = session.exec(select(func.count()).select_from(SlaClockRow)).one()
+        audited = session.exec(select(func.count()).select_from(AuditEntry)).one()
+        assert verify_audit_chain(session, clock.now()).ok
     database.dispose()
     assert clocks == 4 and before[running][0] == "running" and before[paused][0] == "paused"
 
@@ -152,5 +155,19 @@ def test_upgrading_through_the_queue_summary_keeps_clocks_and_notifications(
                     assert row.sla_risk_at is not None and row.sla_risk_at < due
                 else:
                     assert row.sla_left_seconds == left
+            # 0008 chained the trail afresh in id order: every entry is on it, and the head
+            # it rebuilt takes the next write.
+            rebuilt = verify_audit_chain(session, clock.now())
+            assert (rebuilt.breaks, rebuilt.entries_checked, rebuilt.chain_length) == (
+                [],
+                audited,
+                audited,
+            )
+        with database.session() as session:
+            alice = session.exec(select(User).where(User.username == "alice")).one()
+            incidents.add_note(session, alice, clock, running, "after the upgrade")
+            incidents.transition(session, alice, clock, running, "in_progress")
+            after = verify_audit_chain(session, clock.now())
+        assert after.ok and after.chain_length == after.entries_checked > audited
     finally:
         database.dispose()

@@ -15,7 +15,7 @@ from sqlmodel import select
 from itsm_tui.domain.calendar import WorkInterval
 from itsm_tui.domain.sla import SlaStage
 from itsm_tui.domain.sla_policy import EscalationAction
-from itsm_tui.services import sla_admin, slas
+from itsm_tui.services import incidents, sla_admin, slas
 from itsm_tui.services.errors import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from itsm_tui.services.sla_admin import (
     CalendarChanges,
@@ -587,9 +587,27 @@ def test_add_policy_refusals_write_nothing(
     refused(database, ValidationFailed, lambda: add_policy(sla, **fields), match=message)
 
 
-def test_an_inactive_policy_may_share_priority_and_service(sla: Desk) -> None:
+def test_an_inactive_policy_may_share_priority_and_service(sla: Desk, database: Database) -> None:
+    """A draft beside the active P2 policy is stored, but P2 incidents keep running on the
+    active one (though 'P2 draft' would win the name tie-break), and it cannot be switched
+    on while the active one covers the same priority and service."""
     record = add_policy(sla, name="P2 draft", priority=2, service=None, active=False)
-    assert not record.active
+    assert (record.priority, record.service, record.active) == (2, None, False)
+    both = {p.name: p.active for p in sla_admin.list_policies(sla.session) if p.priority == 2}
+    assert both == {"P2 draft": False, "P2 high": True}
+    number = make(sla, impact=1, urgency=2).number
+    assert incidents.get_incident(sla.session, number).priority == 2
+    detail = incidents.incident_detail(sla.session, number, now=sla.clock.now())
+    assert {(c.kind, c.policy) for c in detail.sla} == {
+        ("response", "P2 high"),
+        ("resolution", "P2 high"),
+    }
+    refused(
+        database,
+        ValidationFailed,
+        lambda: update_policy(sla, "P2 draft", active=True),
+        match="active SLA policy 'P2 high' already covers P2 for every service",
+    )
 
 
 def test_update_policy_targets_audit_only_what_changed(sla: Desk, database: Database) -> None:

@@ -80,14 +80,37 @@ def test_escalations_notify_assignee_then_supervisors(desk: Desk) -> None:
     assert notifications.inbox(desk.session, desk["alice"], unread_only=True) == []
 
 
+def resolution_clock(desk: Desk) -> SlaClockRow:
+    row = desk.session.exec(select(SlaClockRow).where(SlaClockRow.kind == "resolution")).one()
+    desk.session.commit()
+    return row
+
+
 def test_a_paused_clock_does_not_fire(desk: Desk) -> None:
+    """P3 resolution is 27 business hours on office hours (Mon-Fri 08:00-17:00). Held from
+    Mon 10:00 after 1 h used, it would pass 50% (13.5 h) at Tue 13:30, 75% Wed 11:15, 90%
+    Wed 15:18 and breach Thu 09:00 if the pause did nothing; paused, none of that fires. After
+    Thu 12:00's resume, the 29 business hours it spent held move every threshold on by
+    exactly that: 50% at Fri 15:30."""
     number = p3_for_alice(desk)
     desk.clock.set(at(2, 10))
     incidents.transition(
         desk.session, desk["alice"], desk.clock, number, "on_hold", hold_reason="awaiting_vendor"
     )
-    desk.clock.set(at(3, 9))
+    desk.clock.set(at(5, 12))  # Thu noon: an unpaused clock would have breached by now
     assert [f for f in evaluate(desk.session, desk.clock).fired if f[1] == "resolution"] == []
+    held = resolution_clock(desk)
+    assert (held.stage, held.paused_since, held.fired) == ("paused", at(2, 10), [])
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "in_progress")
+    resumed = resolution_clock(desk)
+    assert (resumed.stage, resumed.paused_seconds) == ("in_progress", 29 * HOUR)
+    assert resumed.due_at == at(10, 11)  # 27 h + 29 h of office hours from Mon 09:00
+    desk.clock.set(at(6, 15, 29, 59))
+    assert [f for f in evaluate(desk.session, desk.clock).fired if f[1] == "resolution"] == []
+    desk.clock.set(at(6, 15, 30))
+    assert [f for f in evaluate(desk.session, desk.clock).fired if f[1] == "resolution"] == [
+        (number, "resolution", 50)
+    ]
 
 
 def test_auto_close_spares_major_incidents_and_can_be_off(desk: Desk) -> None:

@@ -35,7 +35,7 @@ from itsm_tui.store.database import open_database
 from itsm_tui.wall import WallApp
 from itsm_tui.workers.feed_listener import FeedBatch
 from tests.conftest import T0
-from tests.tui_helpers import app_for, seeded_desk, settle
+from tests.tui_helpers import app_for, seeded_desk, settle, until
 
 # What the validation accepts (stored through the services) ...
 CLEAN = "[b]Mx[/b][link=https://evil.example]L[/link][@click=app.quit]Q[/]z\u200bw"
@@ -234,9 +234,11 @@ async def test_every_screen_shows_the_corpus_literally(world: World, clock: Fixe
         await settle(pilot)
 
         await pilot.press("ctrl+p", *world.incident[-4:])
-        for _ in range(40):  # the palette searches in the background
-            await pilot.pause(0.05)
-            options = app.screen.query_one(CommandList).options
-            if any(world.incident in str(option.prompt) for option in options):
-                break
+
+        def palette_lists_the_incident() -> bool:
+            """The palette searches in the background: its hit arrives some time later."""
+            options = [o for hits in app.screen.query(CommandList) for o in hits.options]
+            return any(world.incident in str(option.prompt) for option in options)
+
+        await until(pilot, palette_lists_the_incident, "the palette's incident hit", timeout=10)
         assert_literal(app, "command palette")

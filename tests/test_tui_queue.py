@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+from textual.geometry import Region
 from textual.widgets import Input
 
 from itsm_tui.clock import FixedClock
@@ -340,9 +341,13 @@ async def test_the_clock_tick_repaints_only_lines_whose_countdown_changed(
         table = queue_table(app)
         before = [table.render_line(y).text for y in range(1, 4)]
         repainted: list[int] = []
-        monkeypatch.setattr(
-            table, "refresh", lambda *regions, **_: repainted.extend(r.y for r in regions)
-        )
+
+        def count_lines(*regions: Region, **_: object) -> None:
+            """Every line a refresh asks to repaint; none given means the whole widget."""
+            for region in regions or (Region(0, 0, table.size.width, table.size.height),):
+                repainted.extend(range(region.y, region.bottom))
+
+        monkeypatch.setattr(table, "refresh", count_lines)
         table.tick()
         assert repainted == []  # same second, same text: nothing sent
         clock.advance(minutes=7)
