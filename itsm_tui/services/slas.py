@@ -9,7 +9,7 @@ start, keeping the business time already spent paused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -188,8 +188,10 @@ def policy_spec(row: SlaPolicyRow, calendar_name: str, service: str | None) -> S
 
 def history_of(session: Session, incident: Incident) -> list[IncidentSnapshot]:
     """The incident's state over time, from its audit trail (state, hold reason, response)."""
+    # Plain columns, not AuditEntry objects: this runs on every incident write, and the
+    # objects' construction cost more than the query.
     entries = session.exec(
-        select(AuditEntry)
+        select(col(AuditEntry.field), col(AuditEntry.new_value), col(AuditEntry.at))
         .where(
             AuditEntry.record_type == RecordType.INCIDENT.value,
             AuditEntry.record_id == incident.id,
@@ -197,7 +199,7 @@ def history_of(session: Session, incident: Incident) -> list[IncidentSnapshot]:
         )
         .order_by(col(AuditEntry.id))
     ).all()
-    return snapshots_from_audit((e.field, e.new_value, e.at) for e in entries)
+    return snapshots_from_audit(entries)
 
 
 def snapshots_from_audit(
@@ -229,13 +231,15 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
     """Bring the incident's clocks in line with its history; call inside the write's
     transaction, after its audit rows are added. Returns the live (non-cancelled) clocks."""
     assert incident.id is not None
-    live = session.exec(
+    # Every clock the incident ever had, in one read: the live ones are synced, the
+    # cancelled ones are history that new clocks inherit fired thresholds from.
+    clocks = session.exec(
         select(SlaClockRow)
-        .where(
-            SlaClockRow.incident_id == incident.id, SlaClockRow.stage != SlaStage.CANCELLED.value
-        )
+        .where(SlaClockRow.incident_id == incident.id)
         .order_by(col(SlaClockRow.id))  # if duplicates ever exist, the newest wins
+        .execution_options(populate_existing=True)  # thresholds the evaluator fired since
     ).all()
+    live = [clock for clock in clocks if clock.stage != SlaStage.CANCELLED.value]
     match = _matching_policy(session, incident)
     if match is None or any(clock.policy_id != match[0].id for clock in live):
         for clock in live:  # another policy applies now: keep the old clocks as history
@@ -266,7 +270,7 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
             started_at=incident.opened_at,
             due_at=incident.opened_at,
             stage=SlaStage.IN_PROGRESS.value,
-            fired=_fired_before(session, incident.id, row.id, kind),
+            fired=_fired_before(clocks, row.id, kind),
             created_at=now,
         )
         state = replay_clock(
@@ -303,21 +307,14 @@ def _store(
     row.next_threshold, row.next_check_at = upcoming if upcoming else (None, None)
 
 
-def _fired_before(
-    session: Session, incident_id: int, policy_id: int | None, kind: SlaKind
-) -> list[int]:
+def _fired_before(clocks: Sequence[SlaClockRow], policy_id: int | None, kind: SlaKind) -> list[int]:
     """Thresholds already fired by an earlier clock of the same policy and kind (a priority
-    changed and changed back): they must not fire a second time."""
-    earlier = session.exec(
-        select(SlaClockRow.fired)
-        .where(
-            SlaClockRow.incident_id == incident_id,
-            SlaClockRow.policy_id == policy_id,
-            SlaClockRow.kind == kind.value,
-        )
-        .order_by(col(SlaClockRow.id).desc())
-    ).first()
-    return list(earlier or [])
+    changed and changed back): they must not fire a second time. `clocks`: all of the
+    incident's, oldest first; the newest match decides."""
+    for clock in reversed(clocks):
+        if clock.policy_id == policy_id and clock.kind == kind.value:
+            return list(clock.fired or [])
+    return []
 
 
 def _matching_policy(
