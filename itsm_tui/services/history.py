@@ -32,6 +32,15 @@ def audit_value(value: object) -> str | None:
 _WRITE_ORDER_KEY = "itsm_write_order"
 
 
+# Built once: every write runs it, and building a statement costs about what running it does.
+_LOCK_HEAD = (
+    select(AuditChainHead)
+    .where(AuditChainHead.id == 1)
+    .with_for_update()
+    .execution_options(populate_existing=True)  # not a copy left from an earlier one
+)
+
+
 def lock_write_order(session: Session) -> AuditChainHead:
     """Lock the audit chain's head row for the rest of the transaction and return it fresh.
 
@@ -43,12 +52,7 @@ def lock_write_order(session: Session) -> AuditChainHead:
     held = session.info.get(_WRITE_ORDER_KEY)
     if held is not None and held[0] is transaction:
         return held[1]  # locked already; its in-memory values are the newest (maybe unflushed)
-    head = session.exec(
-        select(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # not a copy left from an earlier one
-    ).one()
+    head = session.exec(_LOCK_HEAD).one()
     session.info[_WRITE_ORDER_KEY] = (transaction, head)
     return head
 

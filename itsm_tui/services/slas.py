@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
@@ -186,19 +186,35 @@ def policy_spec(row: SlaPolicyRow, calendar_name: str, service: str | None) -> S
 # ---------------------------------------------------------------------------- history
 
 
+# Built once: these run on every incident write, and building a statement (its joins and
+# comparisons) cost about as much CPU as executing it. The values go in as parameters.
+_HISTORY = (
+    select(col(AuditEntry.field), col(AuditEntry.new_value), col(AuditEntry.at))
+    .where(
+        AuditEntry.record_type == RecordType.INCIDENT.value,
+        AuditEntry.record_id == bindparam("incident_id"),
+        col(AuditEntry.field).in_(("state", "hold_reason", "responded_at")),
+    )
+    .order_by(col(AuditEntry.id))
+)
+_CLOCKS = (
+    select(SlaClockRow)
+    .where(SlaClockRow.incident_id == bindparam("incident_id"))
+    .order_by(col(SlaClockRow.id))  # if duplicates ever exist, the newest wins
+    .execution_options(populate_existing=True)  # thresholds the evaluator fired since
+)
+_POLICIES = (
+    select(SlaPolicyRow, BusinessCalendarRow, Service.name)
+    .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
+    .join(Service, col(Service.id) == col(SlaPolicyRow.service_id), isouter=True)
+    .where(SlaPolicyRow.priority == bindparam("priority"), col(SlaPolicyRow.active).is_(True))
+)
+
+
 def history_of(session: Session, incident: Incident) -> list[IncidentSnapshot]:
     """The incident's state over time, from its audit trail (state, hold reason, response)."""
-    # Plain columns, not AuditEntry objects: this runs on every incident write, and the
-    # objects' construction cost more than the query.
-    entries = session.exec(
-        select(col(AuditEntry.field), col(AuditEntry.new_value), col(AuditEntry.at))
-        .where(
-            AuditEntry.record_type == RecordType.INCIDENT.value,
-            AuditEntry.record_id == incident.id,
-            col(AuditEntry.field).in_(("state", "hold_reason", "responded_at")),
-        )
-        .order_by(col(AuditEntry.id))
-    ).all()
+    # Plain columns, not AuditEntry objects: cheaper, and all the replay needs.
+    entries = session.exec(_HISTORY, params={"incident_id": incident.id}).all()
     return snapshots_from_audit(entries)
 
 
@@ -233,12 +249,7 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
     assert incident.id is not None
     # Every clock the incident ever had, in one read: the live ones are synced, the
     # cancelled ones are history that new clocks inherit fired thresholds from.
-    clocks = session.exec(
-        select(SlaClockRow)
-        .where(SlaClockRow.incident_id == incident.id)
-        .order_by(col(SlaClockRow.id))  # if duplicates ever exist, the newest wins
-        .execution_options(populate_existing=True)  # thresholds the evaluator fired since
-    ).all()
+    clocks = session.exec(_CLOCKS, params={"incident_id": incident.id}).all()
     live = [clock for clock in clocks if clock.stage != SlaStage.CANCELLED.value]
     match = _matching_policy(session, incident)
     if match is None or any(clock.policy_id != match[0].id for clock in live):
@@ -320,12 +331,7 @@ def _fired_before(clocks: Sequence[SlaClockRow], policy_id: int | None, kind: Sl
 def _matching_policy(
     session: Session, incident: Incident
 ) -> tuple[SlaPolicyRow, SlaPolicySpec, BusinessCalendar] | None:
-    rows = session.exec(
-        select(SlaPolicyRow, BusinessCalendarRow, Service.name)
-        .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
-        .join(Service, col(Service.id) == col(SlaPolicyRow.service_id), isouter=True)
-        .where(SlaPolicyRow.priority == incident.priority, col(SlaPolicyRow.active).is_(True))
-    ).all()
+    rows = session.exec(_POLICIES, params={"priority": incident.priority}).all()
     service = session.get(Service, incident.service_id) if incident.service_id else None
     candidates = {
         row.name: (row, policy_spec(row, calendar.name, service_name), calendar)
