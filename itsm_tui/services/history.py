@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from itsm_tui.domain.audit_chain import ChainedEntry, entry_hash
@@ -31,6 +32,15 @@ def audit_value(value: object) -> str | None:
 _WRITE_ORDER_KEY = "itsm_write_order"
 
 
+# Built once: every write runs it, and building a statement costs about what running it does.
+_LOCK_HEAD = (
+    select(AuditChainHead)
+    .where(AuditChainHead.id == 1)
+    .with_for_update()
+    .execution_options(populate_existing=True)  # not a copy left from an earlier one
+)
+
+
 def lock_write_order(session: Session) -> AuditChainHead:
     """Lock the audit chain's head row for the rest of the transaction and return it fresh.
 
@@ -42,12 +52,7 @@ def lock_write_order(session: Session) -> AuditChainHead:
     held = session.info.get(_WRITE_ORDER_KEY)
     if held is not None and held[0] is transaction:
         return held[1]  # locked already; its in-memory values are the newest (maybe unflushed)
-    head = session.exec(
-        select(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # not a copy left from an earlier one
-    ).one()
+    head = session.exec(_LOCK_HEAD).one()
     session.info[_WRITE_ORDER_KEY] = (transaction, head)
     return head
 
@@ -60,40 +65,50 @@ def record_changes(
     actor: User | None,
     at: datetime,
     changes: Mapping[str, tuple[object, object]],
-) -> list[AuditEntry]:
-    """Append one audit entry per field whose value really changed (old, new), chained."""
+) -> int:
+    """Append one audit entry per field whose value really changed (old, new), chained;
+    returns how many were appended.
+
+    The rows go in as one multi-row INSERT of plain values, not as ORM objects: the trail is
+    append-only and nothing reads these rows back in the writing transaction, and building
+    and flushing an object per field was an eighth of every incident write's CPU. Pending
+    objects are flushed first (the ORM insert autoflushes), so ids still follow write order.
+    """
     changed = [(field, audit_value(old), audit_value(new)) for field, (old, new) in changes.items()]
     changed = [(field, old, new) for field, old, new in changed if old != new]
     if not changed:
-        return []
+        return 0
     head = lock_write_order(session)
     actor_id = actor.id if actor else None
-    entries = []
+    rows = []
+    seq, previous = head.seq, head.entry_hash
     for field, old_text, new_text in changed:
-        seq = head.seq + 1
+        seq += 1
         digest = entry_hash(
             ChainedEntry(
                 seq, record_type.value, record_id, actor_id, field, old_text, new_text, at
             ),
-            head.entry_hash,
+            previous,
         )
-        entry = AuditEntry(
-            record_type=record_type.value,
-            record_id=record_id,
-            actor_id=actor_id,
-            field=field,
-            old_value=old_text,
-            new_value=new_text,
-            at=at,
-            chain_seq=seq,
-            prev_hash=head.entry_hash,
-            entry_hash=digest,
+        rows.append(
+            {
+                "record_type": record_type.value,
+                "record_id": record_id,
+                "actor_id": actor_id,
+                "field": field,
+                "old_value": old_text,
+                "new_value": new_text,
+                "at": at,
+                "chain_seq": seq,
+                "prev_hash": previous,
+                "entry_hash": digest,
+            }
         )
-        session.add(entry)
-        entries.append(entry)
-        head.seq, head.entry_hash = seq, digest
+        previous = digest
+    session.execute(insert(AuditEntry), rows)
+    head.seq, head.entry_hash = seq, previous
     session.add(head)
-    return entries
+    return len(rows)
 
 
 def publish(
@@ -154,9 +169,9 @@ def record_write(
     actor: User | None,
     at: datetime,
     changes: Mapping[str, tuple[object, object]],
-) -> list[AuditEntry]:
+) -> int:
     """The audit rows and the one feed event every write leaves, in the caller's transaction."""
-    entries = record_changes(
+    written = record_changes(
         session,
         record_type=record_type,
         record_id=record_id,
@@ -173,7 +188,7 @@ def record_write(
         at=at,
         number=number,
     )
-    return entries
+    return written
 
 
 def journal_of(session: Session, record_type: RecordType, record_id: int) -> list[JournalRecord]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from itsm_tui.domain.enums import (
@@ -387,6 +388,15 @@ def record_id(record: Incident | Group) -> int:
     return record.id
 
 
+# Built once (every incident write loads its record): only the number varies.
+_INCIDENT = (
+    select(Incident)
+    .where(Incident.number == bindparam("number"))
+    .execution_options(populate_existing=True)
+)
+_INCIDENT_FOR_UPDATE = _INCIDENT.with_for_update()
+
+
 def load_incident(session: Session, number: str, *, for_update: bool = False) -> Incident:
     """The incident as it is now.
 
@@ -397,12 +407,8 @@ def load_incident(session: Session, number: str, *, for_update: bool = False) ->
     already serialises writers at BEGIN IMMEDIATE and ignores it.
     """
     number = number.strip().upper()
-    statement = (
-        select(Incident).where(Incident.number == number).execution_options(populate_existing=True)
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    incident = session.exec(statement).first()
+    statement = _INCIDENT_FOR_UPDATE if for_update else _INCIDENT
+    incident = session.exec(statement, params={"number": number}).first()
     if incident is None:
         raise NotFound(f"no incident {number}; list incidents with: itsm incident list")
     return incident

@@ -9,12 +9,12 @@ start, keeping the business time already spent paused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
@@ -186,18 +186,36 @@ def policy_spec(row: SlaPolicyRow, calendar_name: str, service: str | None) -> S
 # ---------------------------------------------------------------------------- history
 
 
+# Built once: these run on every incident write, and building a statement (its joins and
+# comparisons) cost about as much CPU as executing it. The values go in as parameters.
+_HISTORY = (
+    select(col(AuditEntry.field), col(AuditEntry.new_value), col(AuditEntry.at))
+    .where(
+        AuditEntry.record_type == RecordType.INCIDENT.value,
+        AuditEntry.record_id == bindparam("incident_id"),
+        col(AuditEntry.field).in_(("state", "hold_reason", "responded_at")),
+    )
+    .order_by(col(AuditEntry.id))
+)
+_CLOCKS = (
+    select(SlaClockRow)
+    .where(SlaClockRow.incident_id == bindparam("incident_id"))
+    .order_by(col(SlaClockRow.id))  # if duplicates ever exist, the newest wins
+    .execution_options(populate_existing=True)  # thresholds the evaluator fired since
+)
+_POLICIES = (
+    select(SlaPolicyRow, BusinessCalendarRow, Service.name)
+    .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
+    .join(Service, col(Service.id) == col(SlaPolicyRow.service_id), isouter=True)
+    .where(SlaPolicyRow.priority == bindparam("priority"), col(SlaPolicyRow.active).is_(True))
+)
+
+
 def history_of(session: Session, incident: Incident) -> list[IncidentSnapshot]:
     """The incident's state over time, from its audit trail (state, hold reason, response)."""
-    entries = session.exec(
-        select(AuditEntry)
-        .where(
-            AuditEntry.record_type == RecordType.INCIDENT.value,
-            AuditEntry.record_id == incident.id,
-            col(AuditEntry.field).in_(("state", "hold_reason", "responded_at")),
-        )
-        .order_by(col(AuditEntry.id))
-    ).all()
-    return snapshots_from_audit((e.field, e.new_value, e.at) for e in entries)
+    # Plain columns, not AuditEntry objects: cheaper, and all the replay needs.
+    entries = session.exec(_HISTORY, params={"incident_id": incident.id}).all()
+    return snapshots_from_audit(entries)
 
 
 def snapshots_from_audit(
@@ -229,13 +247,10 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
     """Bring the incident's clocks in line with its history; call inside the write's
     transaction, after its audit rows are added. Returns the live (non-cancelled) clocks."""
     assert incident.id is not None
-    live = session.exec(
-        select(SlaClockRow)
-        .where(
-            SlaClockRow.incident_id == incident.id, SlaClockRow.stage != SlaStage.CANCELLED.value
-        )
-        .order_by(col(SlaClockRow.id))  # if duplicates ever exist, the newest wins
-    ).all()
+    # Every clock the incident ever had, in one read: the live ones are synced, the
+    # cancelled ones are history that new clocks inherit fired thresholds from.
+    clocks = session.exec(_CLOCKS, params={"incident_id": incident.id}).all()
+    live = [clock for clock in clocks if clock.stage != SlaStage.CANCELLED.value]
     match = _matching_policy(session, incident)
     if match is None or any(clock.policy_id != match[0].id for clock in live):
         for clock in live:  # another policy applies now: keep the old clocks as history
@@ -266,7 +281,7 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
             started_at=incident.opened_at,
             due_at=incident.opened_at,
             stage=SlaStage.IN_PROGRESS.value,
-            fired=_fired_before(session, incident.id, row.id, kind),
+            fired=_fired_before(clocks, row.id, kind),
             created_at=now,
         )
         state = replay_clock(
@@ -303,32 +318,20 @@ def _store(
     row.next_threshold, row.next_check_at = upcoming if upcoming else (None, None)
 
 
-def _fired_before(
-    session: Session, incident_id: int, policy_id: int | None, kind: SlaKind
-) -> list[int]:
+def _fired_before(clocks: Sequence[SlaClockRow], policy_id: int | None, kind: SlaKind) -> list[int]:
     """Thresholds already fired by an earlier clock of the same policy and kind (a priority
-    changed and changed back): they must not fire a second time."""
-    earlier = session.exec(
-        select(SlaClockRow.fired)
-        .where(
-            SlaClockRow.incident_id == incident_id,
-            SlaClockRow.policy_id == policy_id,
-            SlaClockRow.kind == kind.value,
-        )
-        .order_by(col(SlaClockRow.id).desc())
-    ).first()
-    return list(earlier or [])
+    changed and changed back): they must not fire a second time. `clocks`: all of the
+    incident's, oldest first; the newest match decides."""
+    for clock in reversed(clocks):
+        if clock.policy_id == policy_id and clock.kind == kind.value:
+            return list(clock.fired or [])
+    return []
 
 
 def _matching_policy(
     session: Session, incident: Incident
 ) -> tuple[SlaPolicyRow, SlaPolicySpec, BusinessCalendar] | None:
-    rows = session.exec(
-        select(SlaPolicyRow, BusinessCalendarRow, Service.name)
-        .join(BusinessCalendarRow, col(BusinessCalendarRow.id) == col(SlaPolicyRow.calendar_id))
-        .join(Service, col(Service.id) == col(SlaPolicyRow.service_id), isouter=True)
-        .where(SlaPolicyRow.priority == incident.priority, col(SlaPolicyRow.active).is_(True))
-    ).all()
+    rows = session.exec(_POLICIES, params={"priority": incident.priority}).all()
     service = session.get(Service, incident.service_id) if incident.service_id else None
     candidates = {
         row.name: (row, policy_spec(row, calendar.name, service_name), calendar)
