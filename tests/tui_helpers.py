@@ -78,6 +78,11 @@ async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
         await pilot.pause()
 
 
+# A bound on waits for what a worker or timer brings: only how long a real failure takes to
+# report, so generous (a machine loaded by other jobs may take seconds for one read).
+LOADED_TIMEOUT_S = 30.0
+
+
 async def until(
     pilot: Pilot[Any], condition: Callable[[], bool], what: str, timeout: float = 2.0
 ) -> None:
