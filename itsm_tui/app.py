@@ -133,14 +133,27 @@ class ITSMApp(App[None]):
         self._feed_health = FeedHealth()
 
     def on_mount(self) -> None:
-        self.set_interval(self.feed_interval_s, self.poll_feed)
+        self.set_interval(self.feed_interval_s, self._poll_tick)
         if self._feed.pushes:
             self.listen_feed()
         if self.run_evaluator:
             # The desk keeps SLAs moving when no `itsm worker` runs: whoever holds the lease
             # evaluates, everyone else's pass returns at once.
             self.evaluate_slas()
-            self.set_interval(self.evaluator_interval_s, self.evaluate_slas)
+            self.set_interval(self.evaluator_interval_s, self._evaluate_tick)
+
+    # The app's timers and the hand-backs from its workers can land while the app tears down:
+    # Textual stops an app's timers only after it has closed every screen, and a thread
+    # worker's result arrives in its own task. Once teardown has begun they do nothing (no
+    # new worker, connection or toast).
+
+    def _poll_tick(self) -> None:
+        if self.is_running:
+            self.poll_feed()
+
+    def _evaluate_tick(self) -> None:
+        if self.is_running:
+            self.evaluate_slas()
 
     # ------------------------------------------------------------------ background
 
@@ -211,6 +224,8 @@ class ITSMApp(App[None]):
         self.call_from_thread(self._show_link, status)
 
     def _show_link(self, status: LinkStatus) -> None:
+        if not self.is_running:
+            return
         if not self.link_status.down:
             self.notify(
                 f"Lost the database ({status.reason}); reconnecting. Saves fail until it is "
@@ -222,6 +237,8 @@ class ITSMApp(App[None]):
         self.link_changed.publish(status)
 
     def _link_restored(self) -> None:
+        if not self.is_running:
+            return
         self.link_status = LinkStatus()
         self.link_changed.publish(self.link_status)
         self.notify("Reconnected: live updates resumed.", severity="information")
@@ -230,10 +247,14 @@ class ITSMApp(App[None]):
         self.refresh_unread()
 
     def _publish(self, batch: FeedBatch, unread: int) -> None:
+        if not self.is_running:
+            return
         self.feed_changed.publish(batch)
         self._set_unread(unread)
 
     def _set_unread(self, unread: int) -> None:
+        if not self.is_running:
+            return
         if unread != self.unread:
             self.unread = unread
             self.inbox_changed.publish(unread)

@@ -114,9 +114,12 @@ class WallApp(App[None]):
         self._draw_header()
         # the header shows minutes: a slow link only needs it checked every few seconds
         tick = low_bandwidth_settings.HEADER_TICK_S if self.low_bandwidth else 1.0
-        self.set_interval(tick, self._draw_header)
+        # The timers belong to the screen holding the panels: Textual stops a screen's timers
+        # before it removes the screen's widgets, but the app's only after every screen has
+        # gone, so an app-owned tick could land mid-teardown (NoMatches under load).
+        self.screen.set_interval(tick, self._draw_header)
         if len(self.views) > 1:
-            self.set_interval(self.rotate_s, self.rotate)
+            self.screen.set_interval(self.rotate_s, self.rotate)
         self.read_figures()
 
     def on_resize(self) -> None:
@@ -128,7 +131,15 @@ class WallApp(App[None]):
 
     # ------------------------------------------------------------------ rotation
 
+    @property
+    def _live(self) -> bool:
+        """False once teardown has begun. A read handed back from the reader thread (and any
+        tick) runs in its own task and can still land then, after the panels are gone."""
+        return self.is_running
+
     def rotate(self) -> None:
+        if not self._live:
+            return
         self.view = self.views[(self.views.index(self.view) + 1) % len(self.views)]
         self.query_one(ContentSwitcher).current = f"wall-{self.view}"
         self._draw_header()
@@ -144,7 +155,13 @@ class WallApp(App[None]):
             return
         self.call_from_thread(self._show, figures)
 
+    def _read_again(self) -> None:
+        if self._live:  # no new read (and connection) while the wall closes
+            self.read_figures()
+
     def _show(self, figures: WallFigures) -> None:
+        if not self._live:
+            return
         self.figures = figures
         self.failures = 0
         self.problem = None
@@ -156,23 +173,27 @@ class WallApp(App[None]):
         self.query_one("#wall-panels").remove_class("-stale")
         self.query_one(MajorTakeover).remove_class("-stale")
         self._draw_header()
-        self.set_timer(self.refresh_s, self.read_figures)
+        self.screen.set_timer(self.refresh_s, self._read_again)
 
     def _lost(self, reason: str) -> None:
         """Keep the last figures, dimmed, and retry with a doubling delay."""
+        if not self._live:
+            return
         self.failures += 1
         self.problem = reason
         self.query_one("#wall-panels").add_class("-stale")
         self.query_one(MajorTakeover).add_class("-stale")
         self._draw_header()
         delay = min(self.retry_max_s, self.retry_first_s * 2 ** (self.failures - 1))
-        self.set_timer(delay, self.read_figures)
+        self.screen.set_timer(delay, self._read_again)
 
     @property
     def reconnecting(self) -> bool:
         return self.problem is not None
 
     def _draw_header(self) -> None:
+        if not self._live:
+            return
         status = Text()
         if self.problem is not None:
             status.append(" reconnecting… ", style="bold reverse")

@@ -16,7 +16,7 @@ from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import User
 from tests.test_snapshots_calendar import SNAPSHOT_TIME, seed_calendar
-from tests.tui_helpers import app_for, settle
+from tests.tui_helpers import app_for, settle, until
 
 
 async def test_the_calendar_by_keys(tmp_path: Path) -> None:
@@ -96,11 +96,8 @@ async def test_the_calendar_by_keys(tmp_path: Path) -> None:
                 changes.create_change(session, actor, clock, data)
         finally:
             database.dispose()
-        for _ in range(20):
-            await pilot.pause(0.05)
-            await settle(pilot)
-            if len(screen.period.changes) == 12:
-                break
+        await until(pilot, lambda: len(screen.period.changes) == 12, "the live change")
+        await settle(pilot)
         assert [c.record.title for c in screen.period.changes_on(date(2026, 3, 20))] == [
             "Late addition"
         ]

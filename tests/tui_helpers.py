@@ -78,12 +78,19 @@ async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
         await pilot.pause()
 
 
+# A bound on waits for what a worker or timer brings: only how long a real failure takes to
+# report, so generous (a machine loaded by other jobs may take seconds for one read).
+LOADED_TIMEOUT_S = 30.0
+
+
 async def until(
-    pilot: Pilot[Any], condition: Callable[[], bool], what: str, timeout: float = 2.0
+    pilot: Pilot[Any], condition: Callable[[], bool], what: str, timeout: float = LOADED_TIMEOUT_S
 ) -> None:
     """Pause until `condition()` holds, for what arrives on a timer or an animation frame
     (a scroll into view, a feed poll) rather than with the key press; fails after
-    `timeout` seconds naming `what`."""
+    `timeout` seconds naming `what`. The default bound (`LOADED_TIMEOUT_S`) only limits how
+    long a real failure takes to report: a loaded machine may need seconds for a palette
+    search or a worker's read."""
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:
