@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
@@ -142,11 +142,14 @@ def ci_by_name(session: Session, name: str) -> ConfigItem:
     return ci
 
 
+# Built once: every incident write asks for its actor's groups (the scope check).
+_GROUP_IDS_OF = select(GroupMembership.group_id).where(
+    GroupMembership.user_id == bindparam("user_id")
+)
+
+
 def group_ids_of(session: Session, user_id: int) -> set[int]:
-    rows = session.exec(
-        select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
-    ).all()
-    return set(rows)
+    return set(session.exec(_GROUP_IDS_OF, params={"user_id": user_id}).all())
 
 
 def is_member(session: Session, user_id: int, group_id: int) -> bool:
