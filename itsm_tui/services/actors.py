@@ -6,14 +6,22 @@ once, so every write re-reads its actor inside its own transaction before checki
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlalchemy import bindparam
+from sqlmodel import Session, select
 
 from itsm_tui.services.errors import PermissionDenied
 from itsm_tui.store.models import User
 
+# Built once: every write reloads its actor, and session.get(populate_existing=True) set up
+# its primary-key load afresh each time. populate_existing: the row as it is now, not the
+# copy this session holds.
+_ACTOR = (
+    select(User).where(User.id == bindparam("actor_id")).execution_options(populate_existing=True)
+)
+
 
 def reload_actor(session: Session, actor: User) -> User:
-    current = session.get(User, actor.id, populate_existing=True) if actor.id else None
+    current = session.exec(_ACTOR, params={"actor_id": actor.id}).first() if actor.id else None
     if current is None:
         raise PermissionDenied(f"user '{actor.username}' no longer exists")
     if not current.active:

@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
@@ -99,9 +99,17 @@ class ConfigItemUpdate(Input):
 # ---------------------------------------------------------------------------- lookups
 
 
+# Name look-ups built once: incident writes resolve their group, service, CI and assignee by
+# name on every call.
+_USER_BY_NAME = select(User).where(User.username == bindparam("name"))
+_GROUP_BY_NAME = select(Group).where(Group.name == bindparam("name"))
+_SERVICE_BY_NAME = select(Service).where(Service.name == bindparam("name"))
+_CI_BY_NAME = select(ConfigItem).where(ConfigItem.name == bindparam("name"))
+
+
 def find_user(session: Session, username: str) -> User | None:
     username = normalise_username(username)
-    return session.exec(select(User).where(User.username == username)).first()
+    return session.exec(_USER_BY_NAME, params={"name": username}).first()
 
 
 def user_by_username(session: Session, username: str, *, what: str = "user") -> User:
@@ -122,31 +130,34 @@ def assignee_by_username(session: Session, username: str) -> User:
 
 
 def group_by_name(session: Session, name: str) -> Group:
-    group = session.exec(select(Group).where(Group.name == name)).first()
+    group = session.exec(_GROUP_BY_NAME, params={"name": name}).first()
     if group is None:
         raise ValidationFailed(f"unknown group '{name}'; list groups with: itsm group list")
     return group
 
 
 def service_by_name(session: Session, name: str) -> Service:
-    service = session.exec(select(Service).where(Service.name == name)).first()
+    service = session.exec(_SERVICE_BY_NAME, params={"name": name}).first()
     if service is None:
         raise ValidationFailed(f"unknown service '{name}'; list services with: itsm service list")
     return service
 
 
 def ci_by_name(session: Session, name: str) -> ConfigItem:
-    ci = session.exec(select(ConfigItem).where(ConfigItem.name == name)).first()
+    ci = session.exec(_CI_BY_NAME, params={"name": name}).first()
     if ci is None:
         raise ValidationFailed(f"unknown CI '{name}'; list CIs with: itsm ci list")
     return ci
 
 
+# Built once: every incident write asks for its actor's groups (the scope check).
+_GROUP_IDS_OF = select(GroupMembership.group_id).where(
+    GroupMembership.user_id == bindparam("user_id")
+)
+
+
 def group_ids_of(session: Session, user_id: int) -> set[int]:
-    rows = session.exec(
-        select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
-    ).all()
-    return set(rows)
+    return set(session.exec(_GROUP_IDS_OF, params={"user_id": user_id}).all())
 
 
 def is_member(session: Session, user_id: int, group_id: int) -> bool:

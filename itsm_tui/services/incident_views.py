@@ -130,8 +130,14 @@ def _names_of_one(session: Session, incident: Incident) -> _Names:
     """One record: `Session.get` answers from the identity map, so writes that snapshot an
     incident before and after a change cost no extra queries for names already loaded."""
 
+    got: dict[tuple[type[Any], int], Any] = {}  # one Session.get per row (assignee: twice)
+
     def name(model: type[Any], key: int | None, attr: str = "name") -> dict[int | None, str]:
-        row = session.get(model, key) if key is not None else None
+        if key is None:
+            return {}
+        if (model, key) not in got:
+            got[model, key] = session.get(model, key)
+        row = got[model, key]
         return {key: getattr(row, attr)} if row is not None else {}
 
     return _Names(
