@@ -12,7 +12,7 @@ from itsm_tui.services import incidents, slas
 from itsm_tui.services.tx import transaction
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
-from itsm_tui.store.models import SlaClockRow, SlaPolicyRow
+from itsm_tui.store.models import Incident, SlaClockRow, SlaPolicyRow
 from tests.conftest import Desk
 from tests.service_helpers import HOLD
 
@@ -179,3 +179,20 @@ def test_priority_change_keeps_the_business_time_already_paused(desk: Desk) -> N
     resolution = live(desk)["resolution"]
     assert (resolution.target_seconds, resolution.paused_seconds) == (8 * HOUR, 2 * HOUR)
     assert resolution.due_at == at(3, 10)
+
+
+def test_the_sessions_incident_holds_the_summary_it_stored(desk: Desk, database: Database) -> None:
+    """The queue's SLA summary is written with a plain UPDATE: the incident the session already
+    holds must show what was stored (not the values from before the write) and stay clean, so
+    a clock moving never bumps its version."""
+    seeded(desk)
+    number = new_p3(desk)
+    held = desk.session.exec(select(Incident).where(Incident.number == number)).one()
+    desk.clock.set(at(2, 11))
+    incidents.transition(desk.session, desk["alice"], desk.clock, number, "on_hold", **HOLD)
+    with database.session() as fresh:
+        stored = fresh.exec(select(Incident).where(Incident.number == number)).one()
+    summary = ("sla_state", "sla_due_at", "sla_risk_at", "sla_left_seconds", "sla_breached")
+    assert stored.sla_state == "paused"
+    assert [getattr(held, name) for name in summary] == [getattr(stored, n) for n in summary]
+    assert held.version == stored.version and held not in desk.session.dirty
