@@ -18,6 +18,8 @@ from textual.containers import Vertical
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from itsm_tui.display import printable
+
 
 class FirstRunChoice(StrEnum):
     DEMO = "demo"
@@ -44,12 +46,15 @@ class FirstRunApp(App[FirstRunChoice | None]):
         super().__init__()
         self.default_path = default_path
         self.demo_path = demo_path
+        # Paths come from the environment (XDG_DATA_HOME): shown escaped, never as codes.
+        self._default_shown = printable(default_path)
+        self._demo_shown = None if demo_path is None else printable(demo_path)
 
     def compose(self) -> ComposeResult:
         message = Text()
         message.append("No desk database yet\n", style="bold")
         message.append("The default database ")
-        message.append(self.default_path, style="bold")
+        message.append(self._default_shown, style="bold")
         message.append(" does not exist. Nothing has been created.")
         if self.demo_path is None:
             message.append("\nThere is no demo desk; quit and run ")
@@ -57,9 +62,9 @@ class FirstRunApp(App[FirstRunChoice | None]):
             message.append(" to build one.")
         options: list[Option] = []
         if self.demo_path is not None:
-            label = Text.assemble("Open the demo desk  ", (self.demo_path, "dim"))
+            label = Text.assemble("Open the demo desk  ", (self._demo_shown or "", "dim"))
             options.append(Option(label, id=FirstRunChoice.DEMO))
-        new = Text.assemble("Create a new empty desk  ", (self.default_path, "dim"))
+        new = Text.assemble("Create a new empty desk  ", (self._default_shown, "dim"))
         options.append(Option(new, id=FirstRunChoice.NEW))
         options.append(Option("Quit without creating anything", id="quit"))
         with Vertical(id="first-run"):

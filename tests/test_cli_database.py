@@ -284,3 +284,13 @@ async def test_the_palette_shows_the_whole_database_location_under_the_header(
         await pilot.press("enter")
         await until(pilot, lambda: not header.detail, "the location hidden again")
         assert header.size.height == 1
+
+
+async def test_the_first_run_question_shows_paths_literally() -> None:
+    hostile = "/data/[bold]x\x1b[31m/itsm.sqlite"
+    app = FirstRunApp(default_path=hostile, demo_path=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = str(app.query_one("#first-run-message").render())
+        assert "/data/[bold]x\\x1b[31m/itsm.sqlite" in shown and "\x1b" not in shown
+        await pilot.press("escape")
