@@ -38,6 +38,9 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.delenv("ITSM_DATABASE_URL", raising=False)
     monkeypatch.delenv("ITSM_USER", raising=False)
+    # A suite run from an SSH login must still test the local desk; remote tests set these.
+    for name in ("ITSM_REMOTE_SESSION", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -22,6 +22,7 @@ import pytest
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import DATABASE_ENV, Settings, resolve_settings
+from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.remote.web import desk_command
 from tests.serve_helpers import wait_until_ready
 from tests.tui_helpers import seeded_desk
@@ -198,9 +199,9 @@ def test_the_desk_command_is_quoted_and_keeps_passwords_off_the_command_line() -
         "o'brien",
         "--low-bandwidth",
     ]
-    assert environ == {}
+    assert environ == {REMOTE_ENV: "web"}  # the desk knows it serves a browser
     secret = "postgresql+psycopg://desk:s3cret@db.example.com/itsm"
     command = desk_command(settings(secret), environ, "/py/python")
     assert "s3cret" not in command
     assert shlex.split(command) == ["/py/python", "-m", "itsm_tui", "--user", "o'brien"]
-    assert environ == {DATABASE_ENV: secret}
+    assert environ == {REMOTE_ENV: "web", DATABASE_ENV: secret}

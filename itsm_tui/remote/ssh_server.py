@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncssh
 
 from itsm_tui.clock import Clock
-from itsm_tui.remote import ready
+from itsm_tui.remote import ready, session_kind
 from itsm_tui.remote.keys import directory_keys, load_or_create_host_key
 from itsm_tui.remote.pty_session import PtyChild
 from itsm_tui.services import ssh_sessions, user_keys
@@ -109,6 +109,7 @@ class DeskServer:
         variables to it, so a resize would never be seen."""
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
         env["TERM"] = process.term_type or "xterm-256color"
+        env[session_kind.REMOTE_ENV] = session_kind.SSH
         colorterm = process.env.get("COLORTERM")
         if colorterm:
             env["COLORTERM"] = colorterm

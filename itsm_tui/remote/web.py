@@ -18,7 +18,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from itsm_tui.remote import ready
+from itsm_tui.remote import ready, session_kind
 
 if TYPE_CHECKING:  # `itsm --help` loads this module (its defaults): no SQLAlchemy, no pydantic
     from itsm_tui.config import Settings
@@ -42,6 +42,7 @@ def desk_command(
     from itsm_tui.config import DATABASE_ENV
 
     parts = [executable, "-m", "itsm_tui"]
+    environ[session_kind.REMOTE_ENV] = session_kind.WEB
     if make_url(settings.database_url).password is None:
         parts += ["--db", settings.database_url]
     else:
