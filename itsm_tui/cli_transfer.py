@@ -32,7 +32,18 @@ FORMATS = ("json", "csv")
 
 def register(commands: Any, command: Command) -> None:
     """Add `export`, `import` and `backup` to the `itsm` parser."""
-    sub = command(commands, "export", cmd_export, "write the desk's records as JSON or CSV")
+    sub = command(
+        commands,
+        "export",
+        cmd_export,
+        "write the desk's records as JSON or CSV; `itsm export list`: remote desks' exports",
+    )
+    sub.add_argument(
+        "action",
+        nargs="?",
+        choices=["list"],
+        help="list: the files remote desk users exported on this server (admins only)",
+    )
     sub.add_argument("--format", choices=FORMATS, default="json")
     sub.add_argument(
         "--what",
@@ -63,9 +74,11 @@ def register(commands: Any, command: Command) -> None:
 
 
 def cmd_export(ctx: Context) -> int:
-    from itsm_tui.services import transfer_export
+    from itsm_tui.services import private_files, protected_paths, transfer_export
 
     a = ctx.args
+    if a.action == "list":
+        return cmd_export_list(ctx)
     kinds = transfer_export.parse_kinds(a.what)
     transfer_export.check_format(kinds, a.format)  # before reading anything
     rows = transfer_export.export_rows(ctx.session, ctx.actor, kinds)
@@ -75,14 +88,31 @@ def cmd_export(ctx: Context) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     target = Path(a.output)
+    protected_paths.refuse_protected(target, database_url=ctx.database.url, guard_config=False)
     if not target.parent.is_dir():
         raise ValidationFailed(f"no directory {target.parent} for --output")
-    target.write_text(text, encoding="utf-8", newline="")
+    private_files.write_replacing(target, text)  # 0600: the desk's records
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     ctx.emit(
         f"Exported {summary} to {printable(a.output)}.",
         {"output": a.output, "format": a.format, "counts": counts},
     )
+    return EXIT_OK
+
+
+def cmd_export_list(ctx: Context) -> int:
+    """`itsm export list`: what remote desk users exported, for an admin to hand over."""
+    from itsm_tui.output import table, when
+    from itsm_tui.services import remote_exports
+
+    found = remote_exports.list_exports(ctx.actor)
+    rows = [[f.user, f.name, str(f.bytes), when(f.modified_at), f.path] for f in found]
+    human = (
+        table(["USER", "FILE", "BYTES", "MODIFIED", "PATH"], rows)
+        if found
+        else f"No exports in {printable(str(remote_exports.exports_root()))}."
+    )
+    ctx.emit(human, found)
     return EXIT_OK
 
 

@@ -301,18 +301,24 @@ def test_drill_down_names_the_records_in_order(desk: Desk) -> None:
 
 def test_exports_round_trip(desk: Desk, tmp_path: Path) -> None:
     report = build(crafted(desk), ReportKey.SERVICES)
-    written = desk_reports.export_report(report, ExportFormat.CSV, tmp_path / "out" / "s.csv")
+    written = desk_reports.export_report(
+        report, ExportFormat.CSV, tmp_path / "out" / "s.csv", database_url=None
+    )
     assert written == (tmp_path / "out" / "s.csv").resolve()
     rows = list(csv.reader(io.StringIO(written.read_text(encoding="utf-8"))))
     assert rows[0] == ["service", "opened", "resolved", "open", "records"]
     assert rows[1] == ["Email", "2", "1", "1", f"{inc(1)} {inc(3)}"]
     assert len(rows) == 1 + len(report.rows)
 
-    path = desk_reports.export_report(report, ExportFormat.JSON, tmp_path / "s.json")
+    path = desk_reports.export_report(
+        report, ExportFormat.JSON, tmp_path / "s.json", database_url=None
+    )
     assert DeskReport.model_validate(json.loads(path.read_text(encoding="utf-8"))) == report
 
     sla = build(desk, ReportKey.SLA)
-    path = desk_reports.export_report(sla, ExportFormat.MARKDOWN, tmp_path / "s.md")
+    path = desk_reports.export_report(
+        sla, ExportFormat.MARKDOWN, tmp_path / "s.md", database_url=None
+    )
     lines = path.read_text(encoding="utf-8").splitlines()
     header = "| POLICY | KIND | COUNT | MET | BREACHED | OPEN | COMPLIANCE | MEAN | P90 |"
     assert header in lines
@@ -337,7 +343,9 @@ def test_markdown_escapes_user_text_and_a_bad_path_is_refused(tmp_path: Path) ->
     assert "| a\\|b" in text and "\x1b" not in text
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValidationFailed, match="cannot write"):
-        desk_reports.export_report(report, ExportFormat.CSV, tmp_path / "file" / "x.csv")
+        desk_reports.export_report(
+            report, ExportFormat.CSV, tmp_path / "file" / "x.csv", database_url=None
+        )
 
 
 def test_default_export_path_is_stamped_and_falls_back_to_the_data_dir(

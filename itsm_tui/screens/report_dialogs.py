@@ -1,13 +1,14 @@
 """The reports screen's two dialogs.
 
     DrillDownDialog(title, numbers) -> DrillRecord | None   the records behind a report row
-    ExportDialog(report, default_for) -> Path | None         format + path; writes the file
+    ExportDialog(report, default_for) -> Path | None         format (+ path); writes the file
 
 The drill-down loads the rows' records (number, kind, state, title) in a worker and hands
 the chosen one back; the screen opens it. The export dialog offers CSV, JSON and Markdown
 and a path prefilled with the default for the format (switching the format swaps the
 extension); the write runs through `ServiceCallDialog`, so a path that cannot be written
-stays in the dialog as a message with the path kept for fixing.
+(or is refused: the database, the config directory) stays in the dialog as a message with the
+path kept for fixing. A remote desk shows no path: see `ExportDialog`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from textual.widgets.option_list import Option
 
 from itsm_tui.clock import Clock
 from itsm_tui.display import user_text
+from itsm_tui.remote import session_kind
 from itsm_tui.screens.change_dialogs import Call, ServiceCallDialog
 from itsm_tui.screens.context import desk
 from itsm_tui.services import desk_reports
@@ -91,22 +93,35 @@ class DrillDownDialog(ModalScreen[DrillRecord | None]):
 
 
 class ExportDialog(ServiceCallDialog[Path]):
-    """Pick a format and a path; submit writes the report and returns the path written."""
+    """Pick a format (and, on a local desk, a path); submit writes the report and returns the
+    path written.
+
+    A remote desk (serve ssh/web, an sshd session) has no path field: whatever is typed there
+    would name a file on the server. It writes to the user's export folder under a name the
+    service makes up, and the web desk then hands the file to the browser as a download."""
 
     HINT = "enter/ctrl+s: export · escape: cancel"
+    DELIVERY_NAME = "report-export"
 
     def __init__(self, report: DeskReport, default_for: Callable[[ExportFormat], Path]) -> None:
         super().__init__(f"Export: {report.title}")
         self.report = report
         self.default_for = default_for
         self.format = ExportFormat.CSV
+        self.remote = session_kind.remote_kind()
 
     def body(self) -> ComposeResult:
         with RadioSet(id="export-format"):
             for fmt, label in FORMAT_LABELS.items():
                 yield RadioButton(label, value=fmt is self.format, name=fmt.value)
-        yield Label(Text("File"))
-        yield Input(str(self.default_for(self.format)), id="export-path")
+        if self.remote is None:
+            yield Label(Text("File"))
+            yield Input(str(self.default_for(self.format)), id="export-path")
+            return
+        where = "Saved in your export folder on the desk's server"
+        if self.remote == session_kind.WEB:
+            where += " and downloaded by your browser"
+        yield Label(Text(f"{where}."), id="export-where")
 
     def on_mount(self) -> None:
         self.query_one("#export-format", RadioSet).focus()
@@ -114,20 +129,34 @@ class ExportDialog(ServiceCallDialog[Path]):
     @on(RadioSet.Changed, "#export-format")
     def _format_changed(self, event: RadioSet.Changed) -> None:
         chosen = ExportFormat(event.pressed.name or ExportFormat.CSV.value)
-        path = self.query_one("#export-path", Input)
-        typed = Path(path.value)
-        if typed.suffix == f".{self.format.value}":
-            path.value = str(typed.with_suffix(f".{chosen.value}"))
+        for path in self.query("#export-path").results(Input):
+            typed = Path(path.value)
+            if typed.suffix == f".{self.format.value}":
+                path.value = str(typed.with_suffix(f".{chosen.value}"))
         self.format = chosen
 
     def prepare(self) -> Call[Path] | None:
+        report, fmt = self.report, self.format
+        if self.remote is not None:
+
+            def remote_call(_session: Session, actor: User, clock: Clock) -> Path:
+                return desk_reports.export_for_remote_user(report, fmt, actor.username, clock.now())
+
+            return remote_call
         path = self.query_one("#export-path", Input)
         if not path.value.strip():
             self.show_error("A file path is needed.", focus=path)
             return None
-        report, fmt, target = self.report, self.format, path.value.strip()
+        target, database_url = path.value.strip(), desk(self.app).database.url
 
         def call(_session: Session, _actor: User, _clock: Clock) -> Path:
-            return desk_reports.export_report(report, fmt, target)
+            return desk_reports.export_report(report, fmt, target, database_url=database_url)
 
         return call
+
+    def _done(self, result: Path) -> None:
+        if self.remote == session_kind.WEB:
+            # The browser's download; only the web driver sends it to the user (elsewhere
+            # Textual would save a copy in the server account's Downloads).
+            self.app.deliver_text(result, save_filename=result.name, name=self.DELIVERY_NAME)
+        super()._done(result)

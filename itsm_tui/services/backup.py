@@ -16,8 +16,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
+from itsm_tui.services import private_files, protected_paths
 from itsm_tui.services.errors import ValidationFailed
 
 
@@ -43,16 +44,21 @@ def backup(database_url: str, target: Path, *, force: bool = False) -> BackupRes
     source = Path(url.database)
     if not source.is_file():
         raise ValidationFailed(f"no database file {source}")
+    # Before anything else, --force included: the database or a companion file as the target
+    # would break every connection (issue 16), whatever the link or `..` that names it.
+    protected_paths.refuse_protected(target, database_url=database_url, guard_config=False)
     if target.exists() and not force:
         raise ValidationFailed(f"{target} exists; give --force to replace it")
     if target.exists() and target.is_dir():
         raise ValidationFailed(f"{target} is a directory; give a file path")
-    if target.resolve() == source.resolve():
-        raise ValidationFailed("the backup path is the database itself; choose another path")
     if not target.parent.is_dir():
         raise ValidationFailed(f"no directory {target.parent}")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
+        # 0600 before SQLite opens it: SQLite keeps the file's mode (and gives its journal
+        # the same), so the copy of the desk is never readable by other accounts.
+        partial.unlink(missing_ok=True)  # left by a crashed run of the same process id
+        private_files.reserve(partial)
         with (
             closing(sqlite3.connect(source)) as origin,
             closing(sqlite3.connect(partial)) as copy,
@@ -68,7 +74,18 @@ def backup(database_url: str, target: Path, *, force: bool = False) -> BackupRes
 
 
 def pg_dump_hint(database_url: str, target: Path) -> str:
-    url = make_url(database_url).set(drivername="postgresql", password=None)
+    """The pg_dump and pg_restore lines, without the password: it is printed, and goes
+    through PGPASSWORD or ~/.pgpass instead. (`URL.set(password=None)` keeps the password,
+    as `set` ignores None; issue 16 found it printed twice.)"""
+    given = make_url(database_url)
+    url = URL.create(
+        drivername="postgresql",
+        username=given.username,
+        host=given.host,
+        port=given.port,
+        database=given.database,
+        query=given.query,
+    )
     plain = url.render_as_string(hide_password=False)
     command = shlex.join(["pg_dump", "--format=custom", f"--file={target}", f"--dbname={plain}"])
     restore = shlex.join(["pg_restore", "--clean", "--if-exists", f"--dbname={plain}", str(target)])

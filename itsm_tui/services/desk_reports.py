@@ -18,9 +18,11 @@ incidents each policy's clocks belong to); the rest are counts over the records:
   still open with a known-error flag).
 
 Export renders a report as CSV (raw values, durations in seconds, a `records` column),
-JSON (`model_dump`) or Markdown (formatted cells, escaped with `reports.markdown_cell`) and
-writes it to a path; the default path is under the documents directory (else the data dir)
-with a name stamped from `now`.
+JSON (`model_dump`) or Markdown (formatted cells, escaped with `reports.markdown_cell`). A
+local desk writes it to a path (the default under the documents directory, else the data
+dir, with a name stamped from `now`), never over the database or into the config directory;
+a remote desk writes it to the user's export folder under a name it makes up
+(`remote_exports`), as a typed path there would name a file on the server.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from itsm_tui.display import printable
 from itsm_tui.domain.enums import ChangeOutcome, ChangeState, IncidentState, ProblemState
 from itsm_tui.domain.problem_workflow import SUCCESSFUL_OUTCOMES
 from itsm_tui.domain.sla import SlaStage
-from itsm_tui.services import reports
+from itsm_tui.remote import session_kind
+from itsm_tui.services import private_files, protected_paths, remote_exports, reports
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.records import Record
 from itsm_tui.store.models import (
@@ -585,18 +588,35 @@ def default_export_path(report: DeskReport, fmt: ExportFormat, now: datetime) ->
     return export_dir() / f"itsm-{report.key}-{stamp}.{fmt.value}"
 
 
-def export_report(report: DeskReport, fmt: ExportFormat, path: Path | str) -> Path:
-    """Write the report to `path` (parents created); returns the absolute path written. A
-    path that cannot be written is refused with the reason."""
-    target = Path(path).expanduser()
+def export_report(
+    report: DeskReport, fmt: ExportFormat, path: Path | str, *, database_url: str | None
+) -> Path:
+    """A local desk's export: write the report to `path` (parents created; the file 0600,
+    renamed into place); returns the absolute path written. Refused, with the reason and
+    nothing written: a blank path, the desk's database or its -wal/-shm/-journal, anything in
+    the config directory (after `..` and symlinks), a path that cannot be written, and any
+    path at all in a remote desk, where it would name a file on the server
+    (`export_for_remote_user` writes those)."""
+    if session_kind.is_remote():
+        raise ValidationFailed("a remote desk saves exports in its own folder, not at a path")
     if not str(path).strip():
         raise ValidationFailed("a file path is needed")
+    target = Path(path).expanduser()
+    protected_paths.refuse_protected(target, database_url=database_url)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(RENDERERS[fmt](report), encoding="utf-8")
+        private_files.write_replacing(target, RENDERERS[fmt](report))
     except OSError as error:
         raise ValidationFailed(f"cannot write {target}: {error.strerror or error}") from error
     return target.resolve()
+
+
+def export_for_remote_user(
+    report: DeskReport, fmt: ExportFormat, username: str, now: datetime
+) -> Path:
+    """A remote desk's export: a new 0600 file `<report>-<stamp>.<format>` in the user's
+    export folder (`remote_exports`), named from the report and `now`, never from input."""
+    return remote_exports.write_export(username, report.key, fmt.value, now, RENDERERS[fmt](report))
 
 
 __all__ = [
@@ -608,5 +628,6 @@ __all__ = [
     "ReportKey",
     "build_report",
     "drill_records",
+    "export_for_remote_user",
     "export_report",
 ]

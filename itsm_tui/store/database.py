@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +93,7 @@ def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Dat
     if path is not None:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         elif not path.exists():
             raise DatabaseMissing(str(path))
     engine = make_engine(url)
@@ -104,6 +107,20 @@ def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Dat
                 raise DatabaseMissing(describe_location(url), postgres=True) from error
             raise
     return Database(url=url, engine=engine)
+
+
+# The desk's records: readable by the account that runs it only. SQLite gives the -wal, -shm
+# and -journal files the main file's mode, so creating that one 0600 covers all four.
+DATABASE_FILE_MODE = 0o600
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file empty and 0600 before SQLite opens it (SQLite would create
+    it with the umask, usually 0644); an existing file is left as it is."""
+    # Already there (kept as it is), or an unwritable folder and the like, which SQLite's own
+    # open reports as it always did.
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_FILE_MODE))
 
 
 def _names_missing_database(error: OperationalError) -> bool:
