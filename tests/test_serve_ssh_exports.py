@@ -48,7 +48,8 @@ async def test_a_viewer_over_ssh_exports_only_into_their_own_folder(tmp_path: Pa
                 PATIENCE_S,
                 terminal,
             )
-            await terminal.wait_for("Report saved to", since=mark)
+            await terminal.wait_for("Report saved as sla-", since=mark)
+            assert str(folder) not in terminal.text(mark)  # the name, never the server path
 
     written = list(folder.iterdir())
     assert [p.name for p in written] == [written[0].name]

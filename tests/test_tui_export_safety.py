@@ -63,6 +63,8 @@ async def test_a_remote_viewer_exports_to_their_folder_with_no_path_to_type(
     assert written == ["sla-20260302-090000.csv"]
     assert stat.S_IMODE((folder / written[0]).stat().st_mode) == 0o600
     assert not (tmp_path / "evil.csv").exists()
+    # The toast names the file, never the server path.
+    assert [n.message for n in app._notifications] == [f"Report saved as {written[0]}"]
     if kind == "web":  # offered to the browser, under the made-up name
         assert delivered == [
             (folder / written[0], {"save_filename": written[0], "name": "report-export"})

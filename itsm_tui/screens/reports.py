@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
+from itsm_tui.remote import session_kind
 from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.context import FeedBatch, desk
 from itsm_tui.screens.report_dialogs import DrillDownDialog, ExportDialog
@@ -188,7 +189,11 @@ class ReportsScreen(DeskScreen[None]):
             return desk_reports.default_export_path(report, fmt, now)
 
         def exported(path: Path | None) -> None:
-            if path is not None:
+            if path is None:
+                return
+            if session_kind.is_remote():  # a remote user learns no server path, only the name
+                self.notify(f"Report saved as {path.name}", title="Exported", markup=False)
+            else:
                 self.notify(f"Report saved to {path}", title="Exported", markup=False)
 
         self.app.push_screen(ExportDialog(report, default_for), exported)
