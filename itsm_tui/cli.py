@@ -344,8 +344,8 @@ def cmd_init(ctx: Context) -> int:
         machine["desk_role_grants"] = grants
         human += (
             "\nRun migrations (itsm init) as the owner role and desks as a role with row "
-            "privileges only, so no desk can disable the audit trail's triggers. As the owner, "
-            f"after {output.printable(create)}, grant:\n"
+            "privileges only, so no desk can disable the audit trail's triggers. As the owner:\n"
+            f"  {output.printable(create)}\n"
             + "\n".join(f"  {output.printable(g)}" for g in grants)
             + "\nRun `itsm init` as the owner after every upgrade and grant again: new tables "
             "need it too."
