@@ -120,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command(commands, "init", cmd_init, "create or upgrade the database schema")
+    init = command(commands, "init", cmd_init, "create or upgrade the database schema")
+    init.add_argument(
+        "--desk-role",
+        default="itsm_desk",
+        metavar="ROLE",
+        help="PostgreSQL: the desk role the printed GRANTs name (docs/audit.md)",
+    )
     demo = command(commands, "demo", cmd_demo, "load the demo dataset and open the desk")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     demo.add_argument("--incidents", type=int, default=300, help="incidents to generate")
@@ -327,10 +333,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_init(ctx: Context) -> int:
-    ctx.emit(
-        f"Schema is up to date on {ctx.database.label}.",
-        {"database": ctx.database.label, "status": "ok"},
-    )
+    human = f"Schema is up to date on {ctx.database.label}."
+    machine: dict[str, Any] = {"database": ctx.database.label, "status": "ok"}
+    if ctx.database.engine.dialect.name == "postgresql":
+        # Desks connect as a role that cannot alter tables or disable the audit triggers.
+        from itsm_tui.store.roles import create_desk_role, desk_role_grants
+
+        create = create_desk_role(ctx.database.engine, ctx.args.desk_role)
+        grants = desk_role_grants(ctx.database.engine, ctx.args.desk_role)
+        machine["desk_role_grants"] = grants
+        human += (
+            "\nRun migrations (itsm init) as the owner role and desks as a role with row "
+            "privileges only, so no desk can disable the audit trail's triggers. As the owner:\n"
+            f"  {output.printable(create)}\n"
+            + "\n".join(f"  {output.printable(g)}" for g in grants)
+            + "\nRun `itsm init` as the owner after every upgrade and grant again: new tables "
+            "need it too."
+        )
+    ctx.emit(human, machine)
     return EXIT_OK
 
 

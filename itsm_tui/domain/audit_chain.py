@@ -63,6 +63,8 @@ class ChainBreak:
     problem: str
 
     def describe(self) -> str:
+        if self.seq is None and self.entry_id is None:
+            return self.problem  # about the chain as a whole (its head, a checkpoint)
         where = f"entry #{self.seq}" if self.seq is not None else f"row id {self.entry_id}"
         return f"{where}: {self.problem}"
 
