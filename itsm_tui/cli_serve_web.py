@@ -1,5 +1,5 @@
-"""`itsm serve web [--host 127.0.0.1] [--port 8000] [--public-url URL] [--ready-file PATH]`:
-the desk in a browser.
+"""`itsm serve web [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-sessions N]
+[--ready-file PATH]`: the desk in a browser.
 
 Checked like the desk's own launch (the database opens, the user exists) before the server
 starts, so a typo fails at once instead of in every browser tab.
@@ -34,6 +34,13 @@ def register_web(serve: Any, command: Callable[..., argparse.ArgumentParser]) ->
         help="the address browsers use, e.g. https://desk.example.com behind a proxy "
         "(default http://HOST:PORT)",
     )
+    sub.add_argument(
+        "--max-sessions",
+        type=int,
+        metavar="N",
+        default=web.DEFAULT_MAX_SESSIONS,
+        help=f"desk sessions (browser tabs) at once (default {web.DEFAULT_MAX_SESSIONS})",
+    )
     ready_file_flag(sub, "http://HOST:PORT")
 
 
@@ -43,11 +50,18 @@ def cmd_serve_web(ctx: Context) -> int:
         raise ValidationFailed(f"--port must be between 1 and 65535, not {a.port}")
     if a.public_url is not None and not a.public_url.startswith(("http://", "https://")):
         raise ValidationFailed("--public-url must start with http:// or https://")
+    if a.max_sessions < 1:
+        raise ValidationFailed(f"--max-sessions must be at least 1, not {a.max_sessions}")
     check_ready_file(a.ready_file)
     _ = ctx.actor  # an unknown user fails here (exit 4), not in every browser tab
     ctx.session.close()  # hold no connection or snapshot while serving
     ctx.database.dispose()
     web.serve_web(
-        ctx.settings, host=a.host, port=a.port, public_url=a.public_url, ready_file=a.ready_file
+        ctx.settings,
+        host=a.host,
+        port=a.port,
+        public_url=a.public_url,
+        max_sessions=a.max_sessions,
+        ready_file=a.ready_file,
     )
     return EXIT_OK

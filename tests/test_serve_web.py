@@ -4,6 +4,8 @@ session (its websocket) gets the desk of the configured database and user."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import re
 import shlex
@@ -12,12 +14,13 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import pytest
+from rich.cells import cell_len
 
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
@@ -44,15 +47,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def server(desk_url: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """`itsm serve web` on a free port, yielded once its --ready-file says it listens."""
+@contextlib.contextmanager
+def _serving(
+    desk_url: str, tmp_path: Path, *flags: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`itsm serve web` on a free port with `flags`, yielded once its --ready-file says it
+    listens."""
     port = _free_port()
     log_path, ready_file = tmp_path / "serve.log", tmp_path / "ready"
     log = log_path.open("wb")
     argv = [sys.executable, "-m", "itsm_tui", "--db", desk_url, "--user", "alice"]
     process = subprocess.Popen(
-        [*argv, "serve", "web", "--port", str(port), "--ready-file", str(ready_file)],
+        [*argv, "serve", "web", "--port", str(port), "--ready-file", str(ready_file), *flags],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},  # the log's lines unwrapped
@@ -72,6 +78,12 @@ def server(desk_url: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Pope
                 process.wait()
         log.close()
     assert not ready_file.exists()  # removed on the way out: never a stale "ready"
+
+
+@pytest.fixture
+def server(desk_url: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    with _serving(desk_url, tmp_path) as served:
+        yield served
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -175,6 +187,8 @@ def test_serve_web_refuses_bad_input_before_serving(
     assert main([*base, "--user", "alice", "--port", "70000"]) == 2
     assert "--port must be between 1 and 65535" in capsys.readouterr().err
     assert main([*base, "--user", "alice", "--public-url", "desk.example.com"]) == 2
+    assert main([*base, "--user", "alice", "--max-sessions", "0"]) == 2
+    assert "--max-sessions must be at least 1, not 0" in capsys.readouterr().err
     assert main([*base, "--user", "alice", "--ready-file", "/nonexistent/dir/ready"]) == 2
     assert "--ready-file: /nonexistent/dir is not a directory" in capsys.readouterr().err
     assert main([*base, "--user", "nobody"]) == 4
@@ -205,3 +219,179 @@ def test_the_desk_command_is_quoted_and_keeps_passwords_off_the_command_line() -
     assert "s3cret" not in command
     assert shlex.split(command) == ["/py/python", "-m", "itsm_tui", "--user", "o'brien"]
     assert environ == {REMOTE_ENV: "web", DATABASE_ENV: secret}
+
+
+# --- Guarded: other sites' pages, DNS rebinding, session count, terminal size (issue 16) ---
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
+_TOP = "\x1b[1;1H"  # a move to the first column of the first row
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (a desk session is one, through a shell) that still run."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class Tab:
+    """A browser tab's websocket: what the desk drew so far, and keys and resizes to send."""
+
+    def __init__(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
+        self.websocket = websocket
+        self.output = ""
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.websocket:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                self.output += message.data.decode("utf-8", "replace")
+
+    async def wait_for(self, condition: Callable[[str], bool], what: str, since: int = 0) -> str:
+        """The output since `since` once `condition` holds for it."""
+        async with asyncio.timeout(STARTUP_TIMEOUT_S):
+            while not condition(self.output[since:]):
+                if self._reader.done():
+                    raise AssertionError(f"the session ended before {what}")
+                await asyncio.sleep(0.05)
+        return self.output[since:]
+
+    async def send(self, *envelope: object) -> None:
+        await self.websocket.send_str(json.dumps(list(envelope)))
+
+
+def _drawn_size(output: str, before: int = 0) -> tuple[int, int] | None:
+    """The size of the first full repaint in `output` at a width other than `before` (the
+    desk also redraws its top line at the old size until a resize reaches it): the width of
+    its top line (drawn from column 1 up to the next line) and the lowest row it moves to
+    since; None until such a line is drawn."""
+    for top in re.finditer(re.escape(_TOP), output):
+        end = output.find("\n", top.end())
+        if end < 0:
+            return None
+        width = cell_len(_SGR.sub("", output[top.end() : end]))
+        if width != before:
+            return width, max(int(row) for row, _ in _MOVE.findall(output[top.start() :]))
+    return None
+
+
+async def test_other_sites_and_other_host_names_are_refused_before_any_desk_starts(
+    desk_url: str, tmp_path: Path
+) -> None:
+    """A page on another site, open in the operator's browser, could otherwise drive the desk
+    through the loopback port (its websocket is not bound by the same-origin policy); an
+    attacker's name resolved to 127.0.0.1 (DNS rebinding) could read the page. The served URL
+    (by any loopback name) and --public-url are this server's own page."""
+    public = "https://desk.example.com"
+    with _serving(desk_url, tmp_path, "--public-url", public) as (port, process):
+        here = f"127.0.0.1:{port}"
+        refused = [
+            {"Origin": "https://evil.example"},  # another site's page
+            {"Origin": f"http://127.0.0.1:{port + 1}"},  # another local web app
+            {"Origin": "null"},  # a sandboxed frame or a file
+            {"Origin": "http://desk.example.com"},  # the public host without its https
+            {"Host": f"rebound.example:{port}", "Origin": f"http://rebound.example:{port}"},
+            {"Host": f"rebound.example:{port}"},
+        ]
+        allowed = [
+            {},  # a program (no Origin), for the address it connected to
+            {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"},
+            {"Origin": f"http://{here}"},
+            {"Host": "desk.example.com", "Origin": public},  # through the reverse proxy
+        ]
+        async with aiohttp.ClientSession() as client:
+            for headers in refused:
+                for path in ("/", "/ws", "/static/js/textual.js"):
+                    async with client.get(f"http://{here}{path}", headers=headers) as answer:
+                        assert answer.status == 403, (path, headers)
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
+                    await client.ws_connect(f"ws://{here}/ws", headers=headers)
+                assert refusal.value.status == 403, headers
+            assert _children(process.pid) == []  # no desk process was started
+            for headers in allowed:
+                async with client.get(f"http://{here}/", headers=headers) as answer:
+                    assert answer.status == 200, headers
+        # The page's own websocket, as a browser opens it: Origin is the page's.
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(f"ws://{here}/ws", origin=f"http://{here}") as websocket,
+        ):
+            tab = Tab(websocket)
+            await tab.wait_for(lambda seen: "(agent)" in seen, "the desk was drawn")
+
+
+async def test_a_browser_cannot_give_the_desk_a_huge_terminal(
+    server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    """The desk allocates its screen from the size a tab sends (a 4000x4000 terminal made a
+    250 MB desk): the size in the websocket URL and in resize messages is clamped to
+    500x200, a size that is not a number is dropped, and an ordinary resize passes."""
+    port, _ = server
+    url = f"ws://127.0.0.1:{port}/ws?width=4000&height=4000"
+    async with aiohttp.ClientSession() as client, client.ws_connect(url) as websocket:
+        tab = Tab(websocket)
+        assert await _repaint(tab, 0, 0, (500, 200)) == (500, 200)
+        await tab.send("resize", {"width": "wide", "height": None})
+        mark = len(tab.output)
+        await tab.send("resize", {"width": 90, "height": 30})
+        assert await _repaint(tab, mark, 500, (90, 30)) == (90, 30)
+        mark = len(tab.output)
+        await tab.send("resize", {"width": 100_000, "height": 4000})
+        assert await _repaint(tab, mark, 90, (500, 200)) == (500, 200)
+
+
+async def _repaint(
+    tab: Tab, since: int, before: int, expected: tuple[int, int]
+) -> tuple[int, int] | None:
+    """The size of the desk's first repaint after `since` at a width other than `before`:
+    once drawn down to the expected last row, or at once if its width is not the expected."""
+
+    def done(seen: str) -> bool:
+        size = _drawn_size(seen, before)
+        return size is not None and (size[0] != expected[0] or size[1] >= expected[1])
+
+    return _drawn_size(await tab.wait_for(done, f"a repaint at {expected}", since), before)
+
+
+async def test_with_max_sessions_the_next_tab_is_refused_clearly_until_one_closes(
+    desk_url: str, tmp_path: Path
+) -> None:
+    """Each tab is a desk process: --max-sessions bounds them. The next tab's page and
+    websocket get 503 with a sentence saying why, no desk starts for it, the open desk goes
+    on, and its slot is free again once it closes."""
+    full = "itsm serve web: the desk is full (1 session open); close a desk tab or try again later."
+    with _serving(desk_url, tmp_path, "--max-sessions", "1") as (port, process):
+        here = f"127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"ws://{here}/ws?width=100&height=30") as websocket:
+                first = Tab(websocket)
+                await first.wait_for(lambda seen: "(agent)" in seen, "the first desk was drawn")
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
+                    await client.ws_connect(f"ws://{here}/ws")
+                assert refusal.value.status == 503
+                for path in ("/", "/ws"):
+                    async with client.get(f"http://{here}{path}") as answer:
+                        assert (answer.status, (await answer.text()).strip()) == (503, full)
+                assert len(_children(process.pid)) == 1  # the first desk only
+                mark = len(first.output)
+                await first.send("stdin", "2")  # the changes queue: the first desk still works
+                await first.wait_for(lambda seen: "Changes" in seen, "the changes queue", mark)
+
+            async def page_status() -> int:
+                async with client.get(f"http://{here}/") as answer:
+                    return answer.status
+
+            async with asyncio.timeout(STARTUP_TIMEOUT_S):  # the first desk is quitting
+                while await page_status() != 200:
+                    await asyncio.sleep(0.1)
+            async with client.ws_connect(f"ws://{here}/ws?width=100&height=30") as websocket:
+                second = Tab(websocket)
+                await second.wait_for(lambda seen: "(agent)" in seen, "the second desk was drawn")

@@ -6,6 +6,8 @@ screen and keys. There is no login of its own: whoever reaches the port acts as 
 user. So it binds to loopback by default, and anything wider must sit behind a reverse proxy
 that authenticates and terminates TLS (the README says how); `public_url` then names the
 address browsers use, so the page's websocket URL points through the proxy (wss://).
+Other sites' pages cannot drive it through the operator's browser (remote/web_guard.py), and
+`max_sessions` bounds the desk processes it runs at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # `itsm --help` loads this module (its defaults): no SQLAlche
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_MAX_SESSIONS = 20  # desk processes at once (~60-100 MB each): a bound on memory
 TITLE = "itsm-tui"
 
 
@@ -59,6 +62,7 @@ def serve_web(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     public_url: str | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
     ready_file: Path | None = None,
 ) -> None:
     """Serve the desk until interrupted (ctrl+c or SIGTERM). Once listening, print the
@@ -82,6 +86,7 @@ def serve_web(
                 port=port,
                 title=TITLE,
                 public_url=public_url,
+                max_sessions=max_sessions,
                 templates=templates,
                 on_ready=on_ready,
             ).serve()

@@ -12,19 +12,32 @@ server; tests/test_serve_web.py checks it.
 
 Ready: textual-serve's `serve` silences aiohttp's "Running on" message, which aiohttp prints
 once every socket is listening; that moment is when we announce readiness.
+
+Guarded (remote/web_guard.py): a request from another site's page (its `Origin`) or for
+another host name (its `Host`: DNS rebinding) gets 403 on every route, before any handler;
+at most `max_sessions` desk processes run at once, and when they do the page and the
+websocket get 503 with a sentence saying so, before any desk process starts; a browser's
+terminal size is clamped before the desk sees it. textual-serve's websocket handler is
+repeated here for the two last points: its AppService is created inside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import textual_serve
 from aiohttp import web
-from textual_serve.server import Server
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
+
+from itsm_tui.remote import web_guard
+
+log = logging.getLogger("itsm serve web")
 
 TEMPLATE = "app_index.html"  # the page textual-serve's handle_index renders
 UPSTREAM_TEMPLATE = Path(textual_serve.__file__).parent / "templates" / TEMPLATE
@@ -65,8 +78,20 @@ def write_page_template(folder: Path) -> Path:
     return folder
 
 
+class DeskAppService(AppService):
+    """One browser tab's desk process, which never gets a terminal size beyond the clamp."""
+
+    async def start(self, width: int, height: int) -> None:
+        await super().start(*(web_guard.clamp_size(width, height) or (80, 24)))
+
+    async def set_terminal_size(self, width: int, height: int) -> None:
+        size = web_guard.clamp_size(width, height)
+        if size is not None:
+            await super().set_terminal_size(*size)
+
+
 class DeskWebServer(Server):
-    """textual-serve's Server, calling `on_ready` once it listens."""
+    """textual-serve's Server, guarded (module docstring), calling `on_ready` once it listens."""
 
     def __init__(
         self,
@@ -76,6 +101,7 @@ class DeskWebServer(Server):
         port: int,
         title: str,
         public_url: str | None,
+        max_sessions: int,
         templates: Path,
         on_ready: Callable[[], None],
     ) -> None:
@@ -88,6 +114,93 @@ class DeskWebServer(Server):
             templates_path=templates,
         )
         self._on_ready = on_ready
+        self._site = web_guard.Site.of(host, port, public_url)
+        self._max_sessions = max_sessions
+        self._sessions = 0  # desk processes running (or starting) now
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._refuse_other_sites)
+        return app
+
+    @web.middleware
+    async def _refuse_other_sites(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """403 for a foreign `Host` or `Origin`, on every route, before its handler runs."""
+        host, origin = request.headers.get("Host"), request.headers.get("Origin")
+        if not self._site.host_allowed(host):
+            refusal = f"Host {host!r} is not this server"
+        elif not self._site.origin_allowed(origin):
+            refusal = f"Origin {origin!r} is another site"
+        else:
+            return await handler(request)
+        log.warning("refused %s %s: %s", request.method, request.path, refusal)
+        return web.Response(
+            status=403, text="itsm serve web: refused: only this server's own page may use it.\n"
+        )
+
+    def _full(self) -> web.Response | None:
+        """The 503 answer while `max_sessions` desks run, else None."""
+        if self._sessions < self._max_sessions:
+            return None
+        sessions = "session" if self._max_sessions == 1 else "sessions"
+        return web.Response(
+            status=503,
+            text=f"itsm serve web: the desk is full ({self._max_sessions} {sessions} open); "
+            "close a desk tab or try again later.\n",
+        )
+
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+        """The page, or a page saying the desk is full (its websocket would be refused)."""
+        full = self._full()
+        if full is not None:
+            return full
+        response: web.StreamResponse = await super().handle_index(request)
+        return response
+
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+        """textual-serve's handler with a session slot held for the desk's lifetime, and a
+        DeskAppService (clamped sizes). Refused while full: no upgrade, no desk process."""
+        full = self._full()
+        if full is not None:
+            log.warning("refused a desk session: %d running (--max-sessions)", self._sessions)
+            return full
+        self._sessions += 1  # taken before any await: two requests cannot both pass the check
+        try:
+            return await self._run_session(request)
+        finally:
+            self._sessions -= 1
+
+    async def _run_session(self, request: web.Request) -> web.WebSocketResponse:
+        """textual-serve 1.1.3's `handle_websocket`, with DeskAppService for AppService."""
+        websocket = web.WebSocketResponse(heartbeat=15)
+        width = to_int(request.query.get("width", "80"), 80)
+        height = to_int(request.query.get("height", "24"), 24)
+        app_service: AppService | None = None
+        try:
+            await websocket.prepare(request)
+            app_service = DeskAppService(
+                self.command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=websocket.close,
+                download_manager=self.download_manager,
+                debug=self.debug,
+            )
+            await app_service.start(width, height)
+            try:
+                await self._process_messages(websocket, app_service)
+            finally:
+                await app_service.stop()
+        except asyncio.CancelledError:
+            await websocket.close()
+        except Exception as error:
+            log.exception(error)
+        finally:
+            if app_service is not None:
+                await app_service.stop()
+        return websocket
 
     def serve(self, debug: bool = False) -> None:
         """textual-serve's `serve` (logging, ctrl+c and SIGTERM end it gracefully), with
