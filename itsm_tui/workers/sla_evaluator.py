@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from itsm_tui.clock import Clock
+from itsm_tui.domain.errors import DomainError
 from itsm_tui.services import leases
 from itsm_tui.services.errors import ServiceError
 from itsm_tui.services.sla_evaluator import DEFAULT_AUTO_CLOSE_DAYS, PassResult, evaluate
@@ -99,7 +100,7 @@ def run_forever(
                         auto_close_days=auto_close_days,
                         ttl=heartbeat.ttl,
                     )
-                except (OperationalError, ServiceError) as error:
+                except (OperationalError, ServiceError, DomainError) as error:
                     # A busy or briefly unreachable database must not end a headless worker:
                     # log it and try again next interval.
                     print(
