@@ -148,6 +148,10 @@ def test_an_unreachable_policy_stored_earlier_refuses_the_incident_without_a_tra
         assert "do not fit in this calendar's working time" in capsys.readouterr().err
     finally:
         database.dispose()
+    # the way out: switch the policy off (checked again when switched back on)
+    assert run(url, "sla", "policy", "update", "P5 planning", "--inactive") == 0
+    assert run(url, *argv) == 0
+    assert run(url, "sla", "policy", "update", "P5 planning", "--active") == 2
 
 
 # ---------------------------------------------------------------------------- TUI

@@ -590,14 +590,16 @@ def _check_calendar(row: BusinessCalendarRow, now: datetime) -> None:
 
 
 def _check_reachable(spec: SlaPolicySpec, calendar: BusinessCalendarRow, now: datetime) -> None:
-    """A policy whose longest target the calendar cannot meet within `sla_policy.REACH` is
-    bad input: every incident it applied to would have no deadline to compute."""
+    """An active policy whose longest target the calendar cannot meet within
+    `sla_policy.REACH` is bad input: every incident it applied to would have no deadline to
+    compute. Inactive ones are not checked, so one saved before this check can be switched
+    off."""
     try:
         check_reachable(spec, calendar_of(calendar), now)
     except CalendarError as error:
         raise ValidationFailed(
             f"SLA policy '{spec.name}' on calendar '{calendar.name}': {error}; give the "
-            "calendar more working time or the policy shorter targets"
+            "calendar more working time, or the policy shorter targets or --inactive"
         ) from None
 
 
@@ -678,8 +680,8 @@ def add_policy(session: Session, actor: User, clock: Clock, data: PolicyInput) -
             warnings=data.warnings,
             actions=actions,
         )
-        _check_reachable(spec, calendar, now)
         if data.active:
+            _check_reachable(spec, calendar, now)
             _refuse_clash(session, spec, service, exclude=None)
         row = policy_row(spec, calendar, now)
         row.service_id = service.id if service else None
@@ -742,8 +744,9 @@ def update_policy(
             warnings=warnings,
             actions=actions,
         )
-        _check_reachable(new, calendar, now)
         active = row.active if changes.active is None else changes.active
+        if active:  # an inactive one is checked when it is switched back on
+            _check_reachable(new, calendar, now)
         if active and not row.active:
             _refuse_clash(session, new, service, exclude=row.id)
         encoded = policy_row(new, calendar, now)
