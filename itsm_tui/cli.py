@@ -946,6 +946,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
 
     from itsm_tui import cli_database
     from itsm_tui.config import resolve_settings
+    from itsm_tui.domain.errors import DomainError
     from itsm_tui.services import slas
     from itsm_tui.store.database import DatabaseMissing
 
@@ -978,6 +979,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         _fail(str(error))
         return error.exit_code
     except ConfigError as error:
+        _fail(str(error))
+        return EXIT_BAD_INPUT
+    except DomainError as error:  # a rule refused where no service translated it: bad input
         _fail(str(error))
         return EXIT_BAD_INPUT
     except SchemaTooNew as error:

@@ -14,6 +14,10 @@ Rules worth knowing:
   offset before the change, i.e. one hour later in wall time; an ambiguous one (fall-back) is
   read as its first occurrence (`fold=0`), as zoneinfo does.
 - Times are exact to the second: amounts are whole seconds.
+- Business time has an end: `add` finds no deadline more than `HORIZON` (ten years) after its
+  start and raises `Unreachable`, instead of walking day by day to the year 9999 (issue 16: a
+  one-minute-a-week calendar under a 365-day target spun 4-17 s, then OverflowError). SLA
+  policies are checked against the tighter `sla_policy.REACH` when saved.
 """
 
 from __future__ import annotations
@@ -24,14 +28,27 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from itsm_tui.domain.errors import DomainError
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar whose working time is further apart than this is treated as having none: it
 # would otherwise make `add` search forever (e.g. every working day is a holiday).
 MAX_GAP_DAYS = 366 * 2
+# The end of business time. The longest target a policy may set (365 days of business time)
+# takes about 3.7 years on 9h x 5d office hours; ten years is room for that and holidays, and
+# bounds a search at ~3,650 local days (milliseconds) where year 9999 took seconds.
+HORIZON = timedelta(days=3653)
 
 
-class CalendarError(ValueError):
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+class CalendarError(DomainError):
     """A calendar definition that cannot work (unknown zone or country, no working time)."""
+
+
+class Unreachable(CalendarError):
+    """So much business time that the calendar does not have it within the horizon."""
 
 
 @dataclass(frozen=True, order=True)
@@ -147,25 +164,40 @@ class BusinessCalendar:
 
     # ------------------------------------------------------------------ the two operations
 
-    def add(self, start: datetime, seconds: int) -> datetime:
+    def add(self, start: datetime, seconds: int, *, within: timedelta = HORIZON) -> datetime:
         """The instant at which `seconds` of business time have passed since `start`.
 
         With `seconds == 0` this is `start` itself. Otherwise the result always lies inside
-        working time (or at the end of a window), never in a gap.
+        working time (or at the end of a window), never in a gap. A result more than `within`
+        after `start` is not searched for: `Unreachable` says so.
         """
         start = _utc(start)
         if seconds < 0:
             raise ValueError("business seconds to add must not be negative")
         if seconds == 0 or self.always_on:
-            return start + timedelta(seconds=seconds)
+            if timedelta(seconds=seconds) > within:
+                raise self._unreachable(seconds, within)
+            return _later(start, timedelta(seconds=seconds))
         remaining = timedelta(seconds=seconds)
+        limit = min(within, _END_OF_TIME - start) + start
         for window_start, window_end in self.windows(start):
+            if window_start >= limit:
+                raise self._unreachable(seconds, within)
             begin = max(start, window_start)
             available = window_end - begin
             if remaining <= available:
                 return begin + remaining
             remaining -= available
         raise AssertionError("unreachable: windows() never ends")  # pragma: no cover
+
+    @staticmethod
+    def _unreachable(seconds: int, within: timedelta) -> Unreachable:
+        hours = seconds / 3600
+        years = within.days / 365.25
+        return Unreachable(
+            f"{hours:g} hours of business time do not fit in this calendar's working time "
+            f"within {years:.0f} years"
+        )
 
     def seconds_between(self, start: datetime, end: datetime) -> int:
         """Business seconds in [start, end); 0 when `end` is not after `start`."""
@@ -198,7 +230,7 @@ class BusinessCalendar:
         that contains `since` or comes after it. Endless, even for round-the-clock shifts."""
         since = _utc(since)
         if self.always_on:
-            yield since, datetime.max.replace(tzinfo=UTC)
+            yield since, _END_OF_TIME
             return
         covered_until: datetime | None = None
         for begin, finish in self._raw_windows(since):
@@ -235,13 +267,24 @@ class BusinessCalendar:
                     f"no working time within {MAX_GAP_DAYS} days of {day}: check the "
                     "calendar's intervals and holidays"
                 )
-            day += timedelta(days=1)
+            try:
+                day += timedelta(days=1)
+            except OverflowError:  # the year 9999: a domain error, not a crash
+                raise CalendarError("no working time before the end of the year 9999") from None
 
 
 def _utc(at: datetime) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"datetime {at.isoformat()} has no time zone")
     return at.astimezone(UTC)
+
+
+def _later(at: datetime, delta: timedelta) -> datetime:
+    """`at + delta`, where passing the year 9999 is a domain error rather than a crash."""
+    try:
+        return at + delta
+    except OverflowError:
+        raise CalendarError("no working time before the end of the year 9999") from None
 
 
 def _whole_seconds(delta: timedelta) -> int:

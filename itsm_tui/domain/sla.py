@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from itsm_tui.domain.calendar import BusinessCalendar
+from itsm_tui.domain.errors import DomainError
 
 BREACH_PERCENT = 100
 DEFAULT_WARNINGS: tuple[int, ...] = (50, 75, 90)
@@ -38,7 +39,7 @@ class SlaStage(StrEnum):
     CANCELLED = "cancelled"
 
 
-class SlaClockError(ValueError):
+class SlaClockError(DomainError):
     """An event that does not fit the clock's state (pausing a paused clock, ...)."""
 
 

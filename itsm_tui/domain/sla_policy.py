@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from itsm_tui.domain.calendar import BusinessCalendar, Unreachable
 from itsm_tui.domain.enums import HoldReason, IncidentState
 from itsm_tui.domain.sla import DEFAULT_WARNINGS
 
@@ -16,6 +18,10 @@ HOUR = 3600
 MINUTE = 60
 CALENDAR_24X7 = "24x7"
 CALENDAR_OFFICE = "Office hours"
+# A policy's longest target must be met within five years of its calendar's time from the day
+# it is saved: half the calendar's ten-year horizon, so clocks started later (other holidays,
+# paused time) still find their deadline. 365 days on office hours needs about 3.7 years.
+REACH = timedelta(days=1826)
 
 
 class EscalationAction(StrEnum):
@@ -82,6 +88,17 @@ class SlaPolicySpec:
             raise ValueError("priority must be 1 to 5")
         if any(not 0 < w < 100 for w in self.warnings):
             raise ValueError("warning thresholds must lie between 0 and 100 percent")
+
+
+def check_reachable(spec: SlaPolicySpec, calendar: BusinessCalendar, since: datetime) -> None:
+    """Raise `Unreachable` when the policy's longest target cannot be met on `calendar` within
+    `REACH` of `since` (too little working time: one minute a week, or holidays covering it)."""
+    longest = max(spec.response_seconds, spec.resolution_seconds)
+    kind = "resolution" if longest == spec.resolution_seconds else "response"
+    try:
+        calendar.add(since, longest, within=REACH)
+    except Unreachable as error:
+        raise Unreachable(f"its {kind} target cannot be met: {error}") from None
 
 
 def match_policy(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itsm_tui.domain.enums import HoldReason, IncidentState, ResolutionCode
+from itsm_tui.domain.errors import DomainError
 
 S = IncidentState
 
@@ -22,7 +23,7 @@ INCIDENT_TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
 }
 
 
-class TransitionRefused(ValueError):
+class TransitionRefused(DomainError):
     """A state change the workflow does not allow, with a message saying what would allow it."""
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
-from itsm_tui.domain.calendar import WEEKDAYS, WorkInterval
+from itsm_tui.domain.calendar import WEEKDAYS, CalendarError, WorkInterval
 from itsm_tui.domain.enums import HoldReason, IncidentState, RecordType, Role
 from itsm_tui.domain.sla import DEFAULT_WARNINGS
 from itsm_tui.domain.sla_policy import (
@@ -40,6 +40,7 @@ from itsm_tui.domain.sla_policy import (
     EscalationAction,
     PauseRule,
     SlaPolicySpec,
+    check_reachable,
 )
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.directory import service_by_name
@@ -506,6 +507,12 @@ def update_calendar(
             created_at=row.created_at,
         )
         _check_calendar(candidate, now)
+        for policy in session.exec(
+            select(SlaPolicyRow).where(
+                SlaPolicyRow.calendar_id == row.id, col(SlaPolicyRow.active).is_(True)
+            )
+        ).all():
+            _check_reachable(policy_spec(policy, row.name, None), candidate, now)
         before, after = _calendar_fields(row), _calendar_fields(candidate)
         if before == after:
             raise ValidationFailed(f"calendar '{name}' already has these settings")
@@ -580,6 +587,20 @@ def _check_calendar(row: BusinessCalendarRow, now: datetime) -> None:
             f"{SUBDIVISION_MAX} characters a calendar can store"
         )
     assert row.holiday_country is None or len(row.holiday_country) <= COUNTRY_MAX
+
+
+def _check_reachable(spec: SlaPolicySpec, calendar: BusinessCalendarRow, now: datetime) -> None:
+    """An active policy whose longest target the calendar cannot meet within
+    `sla_policy.REACH` is bad input: every incident it applied to would have no deadline to
+    compute. Inactive ones are not checked, so one saved before this check can be switched
+    off."""
+    try:
+        check_reachable(spec, calendar_of(calendar), now)
+    except CalendarError as error:
+        raise ValidationFailed(
+            f"SLA policy '{spec.name}' on calendar '{calendar.name}': {error}; give the "
+            "calendar more working time, or the policy shorter targets or --inactive"
+        ) from None
 
 
 def _calendar_fields(row: BusinessCalendarRow) -> dict[str, object]:
@@ -660,6 +681,7 @@ def add_policy(session: Session, actor: User, clock: Clock, data: PolicyInput) -
             actions=actions,
         )
         if data.active:
+            _check_reachable(spec, calendar, now)
             _refuse_clash(session, spec, service, exclude=None)
         row = policy_row(spec, calendar, now)
         row.service_id = service.id if service else None
@@ -723,6 +745,8 @@ def update_policy(
             actions=actions,
         )
         active = row.active if changes.active is None else changes.active
+        if active:  # an inactive one is checked when it is switched back on
+            _check_reachable(new, calendar, now)
         if active and not row.active:
             _refuse_clash(session, new, service, exclude=row.id)
         encoded = policy_row(new, calendar, now)

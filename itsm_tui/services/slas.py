@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
-from itsm_tui.domain.calendar import BusinessCalendar, Holidays, WorkInterval
+from itsm_tui.domain.calendar import BusinessCalendar, CalendarError, Holidays, WorkInterval
 from itsm_tui.domain.enums import HoldReason, IncidentState, RecordType
 from itsm_tui.domain.sla import (
     ClockState,
@@ -40,6 +40,7 @@ from itsm_tui.domain.sla_policy import (
     match_policy,
 )
 from itsm_tui.domain.sla_replay import IncidentSnapshot, replay_clock
+from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.records import SlaClockRecord
 from itsm_tui.services.sla_summary import clock_state, store_summary, summarise
 from itsm_tui.services.tx import transaction
@@ -266,6 +267,30 @@ def sync_clocks(session: Session, incident: Incident, now: datetime) -> list[Sla
         store_summary(session, incident.id, summarise([], None, now))
         return []
     row, spec, calendar = match
+    try:
+        return _sync_live(session, incident, row, spec, calendar, clocks, live, now)
+    except CalendarError as error:
+        # Saving refuses such a policy or calendar (`sla_policy.check_reachable`); one saved
+        # before that check, or pushed past the horizon by years of pause, is refused here in
+        # milliseconds instead of searching to the year 9999.
+        raise ValidationFailed(
+            f"{incident.number}: SLA policy '{spec.name}' on calendar '{spec.calendar}': "
+            f"{error}; an admin must give the calendar more working time or the policy "
+            "shorter targets"
+        ) from None
+
+
+def _sync_live(
+    session: Session,
+    incident: Incident,
+    row: SlaPolicyRow,
+    spec: SlaPolicySpec,
+    calendar: BusinessCalendar,
+    clocks: Sequence[SlaClockRow],
+    live: list[SlaClockRow],
+    now: datetime,
+) -> list[SlaClockRow]:
+    assert incident.id is not None
     by_kind = {clock.kind: clock for clock in live}
     history = history_of(session, incident)
     result = []
