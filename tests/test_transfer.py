@@ -410,3 +410,61 @@ def test_an_invalid_ssh_key_in_an_import_is_refused_and_nothing_is_written(
     [issue] = error.issues
     assert issue.where == "users[0] alice" and issue.line == 5
     assert issue.message.startswith("ssh_keys") and message in issue.message, issue.message
+
+
+# ---------------------------------------------------------------------------- CSV kinds
+
+
+def readme_csv_example() -> str:
+    """The minimal incident CSV the README shows under 'Import, export and backup'."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Import, export and backup") :]
+    return section.split("```csv\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_minimal_incident_csv_imports_as_incidents(
+    desk: Desk, database: Database
+) -> None:
+    """Its columns fit problems too (their required columns are a subset): the kind whose
+    required columns the header has most of wins, as the README promises."""
+    text = readme_csv_example()
+    assert text.splitlines()[0] == "number,title,impact,urgency,opened_at"
+    counts = import_text(desk.session, desk.clock, text, name="minimal.csv")
+    assert list(counts) == ["incidents"] and counts["incidents"]["created"] >= 1
+    number = text.splitlines()[1].split(",")[0]
+    assert incidents.get_incident(desk.session, number).state == "new"
+
+
+def test_a_header_that_fits_several_kinds_names_them_and_kind_chooses(
+    desk: Desk, database: Database
+) -> None:
+    slas.ensure_defaults(desk.session, desk.clock)
+    text = "name,description\nPayroll,Monthly pay runs\n"
+    error = refused(
+        database, ImportRefused, lambda: import_text(desk.session, desk.clock, text, "x.csv")
+    )
+    assert isinstance(error, ImportRefused)
+    [issue] = error.issues
+    assert "groups, services" in issue.message and "--kind" in issue.message, issue.message
+
+    counts = import_text(desk.session, desk.clock, text, "x.csv", kind="services")
+    assert counts == {"services": {"created": 1, "updated": 0, "unchanged": 0}}
+    # The README's incident header, read as problems when asked.
+    minimal = readme_csv_example().replace("INC", "PRB")
+    counts = import_text(desk.session, desk.clock, minimal, "p.csv", kind="problems")
+    assert counts["problems"]["created"] >= 1
+
+    # A kind the header does not fit says which columns are missing or foreign to it.
+    error = refused(
+        database,
+        ImportRefused,
+        lambda: import_text(desk.session, desk.clock, text, "x.csv", kind="cis"),
+    )
+    assert isinstance(error, ImportRefused)
+    assert "service" in error.issues[0].message and "cis" in error.issues[0].message
+    refused(
+        database,
+        ValidationFailed,
+        lambda: import_text(desk.session, desk.clock, "{}", "x.json", kind="incidents"),
+        match="--kind",
+    )
