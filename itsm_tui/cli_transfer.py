@@ -62,6 +62,12 @@ def register(commands: Any, command: Command) -> None:
     sub.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     sub.add_argument("--mapping", metavar="MAPPING.toml", help="column and value map (CSV)")
     sub.add_argument("--format", choices=FORMATS, help="default: from the file")
+    sub.add_argument(
+        "--kind", choices=KINDS, help="what a CSV file holds, when its header fits several kinds"
+    )
+    sub.add_argument(
+        "--max-size", type=int, metavar="MB", help="refuse files larger than this (default 256)"
+    )
 
     sub = command(
         commands,
@@ -123,7 +129,8 @@ def cmd_import(ctx: Context) -> int:
     a = ctx.args
     path = Path(a.file)
     mapping = load_mapping(Path(a.mapping)) if a.mapping else None
-    data = transfer_import.read_import_file(path)
+    limit = transfer_import.DEFAULT_MAX_MB if a.max_size is None else a.max_size
+    data = transfer_import.read_import_file(path, limit)
     try:
         report = transfer_import.import_data(
             ctx.session,
@@ -134,6 +141,7 @@ def cmd_import(ctx: Context) -> int:
             fmt=a.format,
             mapping=mapping,
             dry_run=a.dry_run,
+            kind=a.kind,
         )
     except transfer_import.ImportRefused as refused:
         # One problem per line (the generic error path would fold them into one line).

@@ -641,6 +641,17 @@ def test_stale_expect_version_exits_5_and_leaves_the_record_unchanged(cli: Cli) 
     assert now["title"] == "Mail down (sue)"
 
 
+def test_a_plain_update_is_not_version_checked_and_writes_only_its_own_fields(cli: Cli) -> None:
+    """What the README's "Conflicts" says of the CLI: without --expect-version nothing is
+    refused; the update lands on the record as it is now, other people's fields kept."""
+    seen = cli.show(INC_WORKING, user="alice")
+    cli.ok("incident", "update", INC_WORKING, "--urgency", "1", user="sue")
+    data = cli.json("incident", "update", INC_WORKING, "--title", "Mail down (alice)", user="alice")
+    assert data["version"] == seen["version"] + 2
+    assert (data["title"], data["urgency"]) == ("Mail down (alice)", 1)
+    assert data["urgency"] != seen["urgency"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -11,12 +11,21 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncssh
 import pytest
 from sqlmodel import Session, select
 
 from itsm_tui.clock import FixedClock
 from itsm_tui.domain.enums import ApprovalDecision
-from itsm_tui.services import changes, directory, freeze_windows, incidents, problems, slas
+from itsm_tui.services import (
+    changes,
+    directory,
+    freeze_windows,
+    incidents,
+    problems,
+    slas,
+    user_keys,
+)
 from itsm_tui.services.errors import PermissionDenied, ValidationFailed
 from itsm_tui.services.transfer_export import export_rows, parse_kinds, render
 from itsm_tui.services.transfer_import import ImportRefused, import_data
@@ -312,3 +321,150 @@ def test_a_servicenow_csv_imports_through_the_shipped_mapping(
     ).one()
     assert audit.new_value == "Email not syncing on phone"
     assert desk.session.exec(select(FeedEvent).where(FeedEvent.action == "import")).all()
+
+
+# ---------------------------------------------------------------------------- SSH keys
+
+
+def _public_key(comment: str) -> str:
+    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
+    return key.export_public_key().decode().strip()
+
+
+def _fingerprints(session: Session, username: str) -> list[str]:
+    return [k.get_fingerprint("sha256") for k in user_keys.login_keys(session, username) or []]
+
+
+def test_ssh_keys_travel_inside_users_and_survive_the_round_trip(
+    desk: Desk, database: Database, empty_databases: Callable[[], Database]
+) -> None:
+    """An admin's export carries each user's public keys; importing it into an empty desk lets
+    the same keys log in, and exporting again gives the same bytes (JSON and CSV)."""
+    s, c = desk.session, desk.clock
+    laptop, desktop, bob = (_public_key(n) for n in ("alice laptop", "alice@desk", ""))
+    for owner, text in (("alice", laptop), ("alice", desktop), ("bob", bob)):
+        user_keys.add_key(s, desk["root"], c, owner, text)
+    original = export_text(database)
+    users = {u["username"]: u for u in json.loads(original)["users"]}
+    assert users["alice"]["ssh_keys"] == [laptop, desktop]
+    assert (users["bob"]["ssh_keys"], users["sue"]["ssh_keys"]) == ([bob], [])
+    csv_users = export_text(database, "users", "csv")
+
+    fresh = empty_databases()
+    with fresh.session() as session:
+        counts = import_text(session, c, original)
+        assert counts["users"]["created"] >= 3
+        assert _fingerprints(session, "alice") == _fingerprints(s, "alice")
+        assert len(_fingerprints(session, "alice")) == 2
+        assert _fingerprints(session, "bob") == _fingerprints(s, "bob")
+    assert export_text(fresh) == original
+    from_csv = empty_databases()
+    with from_csv.session() as session:
+        import_text(session, c, export_text(database, "groups", "csv"), name="groups.csv")
+        import_text(session, c, csv_users, name="users.csv")
+    assert export_text(from_csv, "users", "csv") == csv_users
+
+    # Only admins manage other users' keys, so only their exports carry them: a viewer's
+    # leaves them out (null), and importing a row without keys leaves the user's alone.
+    viewer = json.loads(render(export_rows(s, desk["vic"], ["users"]), "json"))
+    assert {u["ssh_keys"] is None for u in viewer["users"]} == {True}
+    before = mark(database)
+    counts = import_text(s, c, json.dumps(viewer))
+    assert counts["users"]["updated"] == 0 and written(database, before).audit == []
+    assert len(_fingerprints(s, "alice")) == 2
+
+    # A list replaces the user's keys, audited like any field.
+    document = json.loads(original)
+    for user in document["users"]:
+        if user["username"] == "alice":
+            user["ssh_keys"] = [desktop]
+    before = mark(database)
+    counts = import_text(s, c, json.dumps(document))
+    assert counts["users"] == {"created": 0, "updated": 1, "unchanged": len(users) - 1}
+    [entry] = written(database, before).audit
+    assert (entry.field, entry.new_value) == ("ssh_keys", json.dumps([desktop]))
+    assert _fingerprints(s, "alice") == [asyncssh.import_public_key(desktop).get_fingerprint()]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("ssh-ed25519 AAAAnotakey", "not an SSH public key"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----", "private key"),
+        ("twice", "appears twice"),
+    ],
+    ids=["garbage", "private", "duplicate"],
+)
+def test_an_invalid_ssh_key_in_an_import_is_refused_and_nothing_is_written(
+    desk: Desk, database: Database, bad: str, message: str
+) -> None:
+    """The rules of `itsm user key add`: one OpenSSH public key per line, no private key, no
+    key twice for one user."""
+    slas.ensure_defaults(desk.session, desk.clock)
+    good = _public_key("alice@laptop")
+    keys = [good, good] if bad == "twice" else [good, bad]
+    users = [{"username": "alice", "role": "agent", "groups": ["Service Desk"], "ssh_keys": keys}]
+    text = json.dumps({"format": "itsm-tui-export", "version": 1, "users": users}, indent=2)
+    error = refused(database, ImportRefused, lambda: import_text(desk.session, desk.clock, text))
+    assert isinstance(error, ImportRefused)
+    [issue] = error.issues
+    assert issue.where == "users[0] alice" and issue.line == 5
+    assert issue.message.startswith("ssh_keys") and message in issue.message, issue.message
+
+
+# ---------------------------------------------------------------------------- CSV kinds
+
+
+def readme_csv_example() -> str:
+    """The minimal incident CSV the README shows under 'Import, export and backup'."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Import, export and backup") :]
+    return section.split("```csv\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_minimal_incident_csv_imports_as_incidents(
+    desk: Desk, database: Database
+) -> None:
+    """Its columns fit problems too (their required columns are a subset): the kind whose
+    required columns the header has most of wins, as the README promises."""
+    text = readme_csv_example()
+    assert text.splitlines()[0] == "number,title,impact,urgency,opened_at"
+    counts = import_text(desk.session, desk.clock, text, name="minimal.csv")
+    assert list(counts) == ["incidents"] and counts["incidents"]["created"] >= 1
+    number = text.splitlines()[1].split(",")[0]
+    assert incidents.get_incident(desk.session, number).state == "new"
+
+
+def test_a_header_that_fits_several_kinds_names_them_and_kind_chooses(
+    desk: Desk, database: Database
+) -> None:
+    slas.ensure_defaults(desk.session, desk.clock)
+    text = "name,description\nPayroll,Monthly pay runs\n"
+    error = refused(
+        database, ImportRefused, lambda: import_text(desk.session, desk.clock, text, "x.csv")
+    )
+    assert isinstance(error, ImportRefused)
+    [issue] = error.issues
+    assert "groups, services" in issue.message and "--kind" in issue.message, issue.message
+
+    counts = import_text(desk.session, desk.clock, text, "x.csv", kind="services")
+    assert counts == {"services": {"created": 1, "updated": 0, "unchanged": 0}}
+    # The README's incident header, read as problems when asked.
+    minimal = readme_csv_example().replace("INC", "PRB")
+    counts = import_text(desk.session, desk.clock, minimal, "p.csv", kind="problems")
+    assert counts["problems"]["created"] >= 1
+
+    # A kind the header does not fit says which columns are missing or foreign to it.
+    error = refused(
+        database,
+        ImportRefused,
+        lambda: import_text(desk.session, desk.clock, text, "x.csv", kind="cis"),
+    )
+    assert isinstance(error, ImportRefused)
+    assert "service" in error.issues[0].message and "cis" in error.issues[0].message
+    refused(
+        database,
+        ValidationFailed,
+        lambda: import_text(desk.session, desk.clock, "{}", "x.json", kind="incidents"),
+        match="--kind",
+    )

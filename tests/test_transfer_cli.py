@@ -5,12 +5,17 @@ with its line and nothing written, a mapping file's dry run."""
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from itsm_tui.clock import FixedClock
 from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
+from tests.test_transfer import readme_csv_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +49,10 @@ def test_export_to_stdout_and_file_then_import_into_an_empty_desk(
     exported = cli.ok("export").out
     assert json.loads(exported)["incidents"][0]["journal"][0]["body"] == "rebooted mail-01"
     target = tmp_path / "desk.json"
-    summary = cli.json("export", "--output", str(target), user="vic")  # viewers may export
+    # Viewers may export (their export leaves users' SSH keys out, so it is not byte-equal).
+    viewer = cli.json("export", "--output", str(tmp_path / "viewer.json"), user="vic")
+    assert viewer["counts"]["incidents"] == 2
+    summary = cli.json("export", "--output", str(target))
     assert summary["counts"]["incidents"] == 2
     assert target.read_text(encoding="utf-8") == exported
     csv_path = tmp_path / "incidents.csv"
@@ -113,3 +121,75 @@ def test_a_mapping_reads_another_tools_csv(cli: Cli) -> None:
     shown = cli.show("INC0010002")
     assert (shown["state"], shown["priority"], shown["assignee"]) == ("resolved", 2, "bob")
     assert shown["opened_at"] == "2026-07-01T07:15:00Z"
+
+
+def test_the_readmes_minimal_csv_imports_as_incidents_and_kind_chooses_a_tie(
+    cli: Cli, tmp_path: Path
+) -> None:
+    minimal = tmp_path / "minimal.csv"
+    minimal.write_text(readme_csv_example(), encoding="utf-8")
+    report = cli.json("import", str(minimal))
+    assert list(report["counts"]) == ["incidents"]
+    assert report["counts"]["incidents"]["created"] >= 1
+
+    tied = tmp_path / "tied.csv"
+    tied.write_text("name,description\nPayroll,Monthly pay runs\n", encoding="utf-8")
+    with nothing_written(cli.url):
+        result = cli.run("import", str(tied))
+    assert result.code == 2
+    assert "fits several kinds (groups, services); say which with --kind" in result.err
+    report = cli.json("import", str(tied), "--kind", "services")
+    assert report["counts"] == {"services": {"created": 1, "updated": 0, "unchanged": 0}}
+    assert "invalid choice" in cli.usage_error("import", str(tied), "--kind", "tickets")
+    export = tmp_path / "desk.json"
+    cli.ok("export", "--what", "services", "-o", str(export))
+    with nothing_written(cli.url):
+        result = cli.run("import", str(export), "--kind", "services")
+    assert result.code == 2 and "--kind applies to CSV files only" in result.err
+
+
+def _run_measured(argv: list[str], err: Path) -> tuple[int, int]:
+    """`itsm argv...` in a child capped at 2 GB of address space and 120 s of CPU (so the
+    unbounded read fails fast instead of eating the machine): its exit code and its own peak
+    resident memory in MB (`wait4`'s rusage is that child's, not every child's)."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+        resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+
+    with err.open("wb") as sink:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "itsm_tui", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            preexec_fn=cap,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, usage.ru_maxrss // 1024
+
+
+def test_an_endless_or_oversized_file_is_refused_with_exit_2_in_bounded_memory(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """/dev/zero (and a FIFO) have no size: the read stops at the limit, not at the end."""
+    err = tmp_path / "err.txt"
+    with nothing_written(cli.url):
+        code, peak_mb = _run_measured(
+            ["--db", cli.url, "--user", "root", "import", "/dev/zero", "--max-size", "1"], err
+        )
+    text = err.read_text()
+    assert code == 2, text[-2000:]
+    assert "/dev/zero is larger than 1 MB" in text and "--max-size" in text, text
+    assert "Traceback" not in text
+    assert peak_mb < 250, peak_mb  # an import command alone is about 100 MB
+
+    big = tmp_path / "big.csv"
+    row = "INC0000901,Printer on floor 2 jams,3,3,2026-03-02T09:00:00Z\n"
+    big.write_text("number,title,impact,urgency,opened_at\n" + row * 20_000, encoding="utf-8")
+    assert big.stat().st_size > 1 << 20
+    with nothing_written(cli.url):
+        result = cli.run("import", str(big), "--max-size", "1")
+    assert result.code == 2 and f"{big} is larger than 1 MB" in result.err
+    assert cli.run("import", str(big), "--max-size", "0").code == 2

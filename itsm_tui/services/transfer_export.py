@@ -4,6 +4,8 @@ Output is deterministic (records by number, reference data by name, journals old
 times in UTC ISO 8601, no export timestamp), so exporting an imported export gives the same
 bytes and two exports can be diffed. Any active user may export, viewers included: they may
 read every record on the desk already, and an export holds nothing a read does not show.
+Users' SSH public keys are the one exception made visible to admins only (as `itsm user key
+list` is): a non-admin's export writes them as null, which an import reads as "left alone".
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from itsm_tui.domain.enums import RecordType
+from itsm_tui.domain.enums import RecordType, Role
+from itsm_tui.domain.permissions import may_manage_directory
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.transfer_rows import (
@@ -34,6 +37,7 @@ from itsm_tui.services.transfer_rows import (
     problem_incidents,
     problem_row,
     service_row,
+    ssh_keys,
     user_row,
 )
 from itsm_tui.services.transfer_schema import (
@@ -79,10 +83,13 @@ def parse_kinds(spec: str | None) -> list[str]:
 
 
 def export_rows(session: Session, actor: User, kinds: Sequence[str]) -> dict[str, list[Row]]:
-    """The rows of each asked kind, in their canonical order; one read snapshot."""
-    reload_actor(session, actor)
+    """The rows of each asked kind, in their canonical order; one read snapshot. Users' SSH
+    public keys only in an admin's export: only admins see (and manage) other users' keys."""
+    actor = reload_actor(session, actor)
     index = Index.load(session)
-    return {kind: _READERS[kind](session, index) for kind in kinds}
+    with_keys = may_manage_directory(Role(actor.role))
+    readers = {**_READERS, "users": lambda s, i: _users(s, i, with_keys)}
+    return {kind: readers[kind](session, index) for kind in kinds}
 
 
 def render_json(rows: dict[str, list[Row]]) -> str:
@@ -135,10 +142,14 @@ def render(rows: dict[str, list[Row]], fmt: str) -> str:
 # ---------------------------------------------------------------------------- per kind
 
 
-def _users(session: Session, index: Index) -> list[Row]:
+def _users(session: Session, index: Index, with_keys: bool) -> list[Row]:
     groups = memberships(session, index)
+    keys = ssh_keys(session) if with_keys else {}
     users = session.exec(select(User).order_by(col(User.username))).all()
-    return [user_row(u, groups.get(u.id or 0, [])) for u in users]
+    return [
+        user_row(u, groups.get(u.id or 0, []), keys.get(u.id or 0, []) if with_keys else None)
+        for u in users
+    ]
 
 
 def _groups(session: Session, index: Index) -> list[Row]:
@@ -197,8 +208,7 @@ def _problems(session: Session, index: Index) -> list[Row]:
     return _records(session, index, Problem, RecordType.PROBLEM, problem_row, lists)
 
 
-_READERS = {
-    "users": _users,
+_READERS: dict[str, Callable[[Session, Index], list[Row]]] = {
     "groups": _groups,
     "services": _services,
     "cis": _cis,

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from itsm_tui.services.errors import ValidationFailed
-from itsm_tui.services.transfer_read import Issue, cell_values
+from itsm_tui.services.transfer_read import Issue, cell_values, read_bounded
 from itsm_tui.services.transfer_schema import KINDS, ROW_MODELS
 from itsm_tui.services.validation import describe_validation_error
 
@@ -107,9 +107,12 @@ class Mapping(BaseModel):
         return local.astimezone(UTC).isoformat()
 
 
+MAX_MAPPING_BYTES = 1 << 20  # the shipped ServiceNow mapping is under 2 KB
+
+
 def load_mapping(path: Path) -> Mapping:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_bounded(path, MAX_MAPPING_BYTES, "a mapping").decode("utf-8"))
     except UnicodeDecodeError as error:
         raise ValidationFailed(f"{path}: the mapping file is not valid UTF-8") from error
     except OSError as error:

@@ -13,8 +13,10 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.transfer_schema import FORMAT_NAME, FORMAT_VERSION, KINDS, ROW_MODELS
 
 
@@ -50,6 +52,37 @@ class SourceRow:
 class Source:
     rows: list[SourceRow] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+
+
+CHUNK = 1 << 20  # read 1 MB at a time, so the limit is overshot by at most that
+
+
+def read_bounded(path: Path, max_bytes: int, what: str) -> bytes:
+    """The file's bytes, refused (`ValidationFailed`, before anything is parsed or written)
+    once it passes `max_bytes`. The limit is checked while reading, not from the file's
+    size: /dev/zero, a FIFO or a file still growing have none, and `read_bytes()` on
+    /dev/zero grew to 5.4 GB before failing with MemoryError."""
+    try:
+        with path.open("rb") as stream:
+            chunks: list[bytes] = []
+            total = 0
+            while chunk := stream.read(CHUNK):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise ValidationFailed(
+                        f"{path} is larger than {_size(max_bytes)}, the limit for {what}; "
+                        "nothing was written"
+                    )
+                chunks.append(chunk)
+    except FileNotFoundError:
+        raise ValidationFailed(f"no file {path}") from None
+    except IsADirectoryError:
+        raise ValidationFailed(f"{path} is a directory, not a file") from None
+    return b"".join(chunks)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MB" if count % (1 << 20) == 0 else f"{count} bytes"
 
 
 def decode(data: bytes) -> tuple[str | None, list[Issue]]:
@@ -192,19 +225,51 @@ def read_csv_cells(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]
     return header, rows, issues
 
 
-def detect_kind(header: list[str]) -> str | None:
-    """The kind whose columns the header is: exactly, else the one kind whose required
-    columns it has and that knows every column in it."""
+def fits(kind: str, header: list[str]) -> bool:
+    """The header has every required column of `kind` and no column `kind` lacks."""
+    model = ROW_MODELS[kind]
+    return model.required_columns() <= set(header) <= set(model.columns())
+
+
+def detect_kind(header: list[str]) -> tuple[str | None, list[str]]:
+    """The kind whose columns the header is: exactly; else, of the kinds it fits, the one
+    whose required columns it has most of (`number,title,impact,urgency,opened_at` is all of
+    an incident's and a few of a problem's: incidents). (None, the tied kinds) when that
+    is not one kind; (None, []) when none fits."""
     columns = set(header)
     exact = [kind for kind, model in ROW_MODELS.items() if set(model.columns()) == columns]
     if exact:
-        return exact[0]
-    fitting = [
-        kind
-        for kind, model in ROW_MODELS.items()
-        if model.required_columns() <= columns <= set(model.columns())
-    ]
-    return fitting[0] if len(fitting) == 1 else None
+        return exact[0], exact
+    fitting = [kind for kind in ROW_MODELS if fits(kind, header)]
+    if not fitting:
+        return None, []
+    most = max(len(ROW_MODELS[kind].required_columns()) for kind in fitting)
+    best = [kind for kind in fitting if len(ROW_MODELS[kind].required_columns()) == most]
+    return (best[0], best) if len(best) == 1 else (None, best)
+
+
+def _header_issue(header: list[str], kind: str | None, tied: list[str]) -> Issue:
+    """Why the header was not read as one kind, and what to do."""
+    if kind is not None:  # asked for with --kind
+        model = ROW_MODELS[kind]
+        missing = sorted(model.required_columns() - set(header))
+        foreign = [name for name in header if name not in model.columns()]
+        parts = [f"lacks the required columns {', '.join(missing)}"] if missing else []
+        if foreign:
+            parts.append(f"has columns {kind} do not have: {', '.join(foreign)}")
+        return Issue(1, "", f"the header does not fit {kind}: it {' and '.join(parts)}")
+    if tied:
+        return Issue(
+            1,
+            "",
+            f"the header fits several kinds ({', '.join(tied)}); say which with --kind",
+        )
+    return Issue(
+        1,
+        "",
+        "the header does not match the columns of any kind (see the README section "
+        "'Import, export and backup'); for another tool's export give --mapping FILE",
+    )
 
 
 def cell_values(kind: str, cells: dict[str, str], line: int, issues: list[Issue]) -> dict[str, Any]:
@@ -237,9 +302,9 @@ class Mapper(Protocol):
     def convert(self, cells: dict[str, str], line: int, issues: list[Issue]) -> dict[str, Any]: ...
 
 
-def read_csv(text: str, mapper: Mapper | None = None) -> Source:
-    """One kind per file: the kind comes from the header, or from the mapping, which then
-    turns the other tool's cells into ours."""
+def read_csv(text: str, mapper: Mapper | None = None, kind: str | None = None) -> Source:
+    """One kind per file: the kind comes from the header (or `kind`, which the header must
+    fit), or from the mapping, which then turns the other tool's cells into ours."""
     source = Source()
     header, rows, source.issues = read_csv_cells(text)
     if not header:
@@ -253,16 +318,12 @@ def read_csv(text: str, mapper: Mapper | None = None) -> Source:
             values = mapper.convert(cells, line, source.issues)
             source.rows.append(SourceRow(kind, line, len(source.rows), values, "csv"))
         return source
-    detected = detect_kind(header)
+    if kind is not None:
+        detected, tied = (kind, [kind]) if fits(kind, header) else (None, [])
+    else:
+        detected, tied = detect_kind(header)
     if detected is None:
-        source.issues.append(
-            Issue(
-                1,
-                "",
-                "the header does not match the columns of any kind (see the README section "
-                "'Import, export and backup'); for another tool's export give --mapping FILE",
-            )
-        )
+        source.issues.append(_header_issue(header, kind, tied))
         return source
     for line, cells in rows:
         values = cell_values(detected, cells, line, source.issues)

@@ -43,6 +43,7 @@ from itsm_tui.store.models import (
     ProblemConfigItem,
     Service,
     User,
+    UserKey,
 )
 
 # The stored model of each kind. A kind's row `KEY` (username, name or number) is also its
@@ -174,6 +175,19 @@ def memberships(session: Session, index: Index, only: int | None = None) -> dict
     )
 
 
+def ssh_keys(session: Session, only: int | None = None) -> dict[int, list[str]]:
+    """Public key lines by user id (of every user, or `only` that one), in the order they were
+    registered (the order `itsm user key list` shows)."""
+    result: dict[int, list[str]] = defaultdict(list)
+    query = select(UserKey)
+    if only is not None:
+        query = query.where(UserKey.user_id == only)
+    for row in session.exec(query.order_by(col(UserKey.user_id), col(UserKey.id))).all():
+        # `user_keys.key_line`, not imported: that module loads asyncssh (0.1 s).
+        result[row.user_id].append(f"{row.key_type} {row.key_data} {row.comment}".strip())
+    return dict(result)
+
+
 def change_cis(session: Session, index: Index, only: int | None = None) -> dict[int, list[str]]:
     """CI names by change id (of every change, or `only` that one)."""
     return names_by_owner(
@@ -226,7 +240,8 @@ def problem_incidents(
 # ---------------------------------------------------------------------------- one row
 
 
-def user_row(user: User, groups: list[str]) -> UserRow:
+def user_row(user: User, groups: list[str], keys: list[str] | None = None) -> UserRow:
+    """`keys` None: the keys are not part of this view (a non-admin's export)."""
     return build(
         UserRow,
         username=user.username,
@@ -235,6 +250,7 @@ def user_row(user: User, groups: list[str]) -> UserRow:
         role=user.role,
         active=user.active,
         groups=groups,
+        ssh_keys=keys,
     )
 
 

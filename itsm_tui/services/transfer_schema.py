@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Self, Union, get_args, get_origin
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
@@ -93,12 +94,17 @@ class Row(Input):
 
     @classmethod
     def nested_columns(cls) -> set[str]:
-        """Columns holding lists: one JSON array per CSV cell."""
-        return {
-            name
-            for name, info in cls.model_fields.items()
-            if get_origin(_unwrap(info.annotation)) is list
-        }
+        """Columns holding lists (or nothing): one JSON array per CSV cell."""
+
+        def holds_list(annotation: Any) -> bool:
+            annotation = _unwrap(annotation)
+            if get_origin(annotation) is list:
+                return True
+            return get_origin(annotation) in (Union, UnionType) and any(
+                holds_list(a) for a in get_args(annotation)
+            )
+
+        return {name for name, info in cls.model_fields.items() if holds_list(info.annotation)}
 
     @classmethod
     def time_columns(cls) -> set[str]:
@@ -126,6 +132,17 @@ class JournalRow(Input):
     created_at: UtcTime
 
 
+def _ssh_key(value: str) -> str:
+    # The rules of `itsm user key add`; asyncssh (0.1 s to load) only when a file has keys.
+    from itsm_tui.services.user_keys import canonical_key_line
+
+    return canonical_key_line(value)
+
+
+# One OpenSSH public key line, as the desk stores it: `ssh-ed25519 AAAA... comment`.
+SshKeyLine = Annotated[str, AfterValidator(_ssh_key)]
+
+
 class UserRow(Row):
     KIND: ClassVar[str] = "users"
     KEY: ClassVar[str] = "username"
@@ -137,6 +154,17 @@ class UserRow(Row):
     role: Role
     active: bool = True
     groups: list[Name] = []
+    # Public keys that may log in to `itsm serve ssh`, in registration order. None: not in
+    # the file (a non-admin's export, an older file), so the user's keys are left alone;
+    # a list (even empty) replaces them.
+    ssh_keys: list[SshKeyLine] | None = None
+
+    @model_validator(mode="after")
+    def _keys_once(self) -> Self:
+        blobs = [line.split()[1] for line in self.ssh_keys or []]
+        if len(set(blobs)) != len(blobs):
+            raise ValueError("ssh_keys: a key appears twice (one key, one entry)")
+        return self
 
     def normalised(self) -> Self:
         groups = sorted(dict.fromkeys(self.groups))

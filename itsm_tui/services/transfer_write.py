@@ -4,8 +4,9 @@ Each row is matched on its key (number or name). A new one is inserted; an exist
 fields equal the row's is left alone and counted unchanged; one that differs is updated to the
 row's values (the file wins), audited field by field (old -> new) with action `import` and
 announced on the feed like any write. Journals are append-only: entries of the file missing
-from the record are added, none is removed. Lists (a user's groups, a change's CIs and
-approvals, a problem's CIs) are replaced by the file's. A problem's incident list is
+from the record are added, none is removed. Lists (a user's groups and SSH keys, a change's
+CIs and approvals, a problem's CIs) are replaced by the file's; a user row without
+`ssh_keys` (null) leaves the user's keys alone. A problem's incident list is
 informational: links come from each incident's `problem` field.
 """
 
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from itsm_tui.domain.enums import IncidentState, JournalKind
 from itsm_tui.services.errors import ValidationFailed
@@ -42,6 +43,7 @@ from itsm_tui.services.transfer_rows import change_row as change_row_of
 from itsm_tui.services.transfer_rows import memberships as memberships_of
 from itsm_tui.services.transfer_rows import problem_cis as problem_cis_of
 from itsm_tui.services.transfer_rows import problem_incidents as problem_incidents_of
+from itsm_tui.services.transfer_rows import ssh_keys as ssh_keys_of
 from itsm_tui.services.transfer_schema import (
     KINDS,
     REFERENCES,
@@ -68,6 +70,7 @@ from itsm_tui.store.models import (
     ProblemConfigItem,
     Service,
     User,
+    UserKey,
 )
 
 ACTION = "import"
@@ -184,7 +187,9 @@ class Writer:
         s, index, rid = self.session, self.index, record.id
         match row:
             case UserRow():
-                return user_row(record, memberships_of(s, index, rid).get(rid, []))
+                groups = memberships_of(s, index, rid).get(rid, [])
+                keys = None if row.ssh_keys is None else ssh_keys_of(s, rid).get(rid, [])
+                return user_row(record, groups, keys)
             case GroupRow():
                 return group_row(record, index)
             case ServiceRow():
@@ -270,6 +275,8 @@ class Writer:
                     GroupMembership(user_id=rid, group_id=ids.groups.id(n)) for n in row.groups
                 ]
                 _replace_links(s, GroupMembership.user_id, rid, links)
+                if row.ssh_keys is not None:
+                    self._replace_keys(rid, row.ssh_keys)
             case ChangeRow():
                 cis = [ChangeConfigItem(change_id=rid, ci_id=ids.cis.id(n)) for n in row.cis]
                 _replace_links(s, ChangeConfigItem.change_id, rid, cis)
@@ -289,6 +296,33 @@ class Writer:
                 cis = [ProblemConfigItem(problem_id=rid, ci_id=ids.cis.id(n)) for n in row.cis]
                 _replace_links(s, ProblemConfigItem.problem_id, rid, cis)
         s.flush()
+
+    def _replace_keys(self, user_id: int, lines: list[str]) -> None:
+        """A user's SSH keys become the file's, in its order. Untouched when they already
+        are; a key the user had keeps the time it was added."""
+        if ssh_keys_of(self.session, user_id).get(user_id, []) == lines:
+            return
+        import asyncssh  # 0.1 s to load: only for files that carry keys
+
+        from itsm_tui.services.user_keys import fingerprint_of, stored_parts
+
+        had = self.session.exec(select(UserKey).where(UserKey.user_id == user_id)).all()
+        added = {row.fingerprint: row.added_at for row in had}
+        self.session.execute(delete(UserKey).where(col(UserKey.user_id) == user_id))
+        for line in lines:
+            key = asyncssh.import_public_key(line)
+            key_type, key_data, comment = stored_parts(key)
+            fingerprint = fingerprint_of(key)
+            self.session.add(
+                UserKey(
+                    user_id=user_id,
+                    key_type=key_type,
+                    key_data=key_data,
+                    comment=comment,
+                    fingerprint=fingerprint,
+                    added_at=added.get(fingerprint, self.now),
+                )
+            )
 
     def _advance_counter(self, prefix: str, numbers: Iterable[str]) -> None:
         """The next `incident new` must not take an imported number."""

@@ -36,20 +36,43 @@ class PublicKeyText(Input):
     @field_validator("key")
     @classmethod
     def _one_public_key(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("the key file is empty")
-        if len(value) > MAX_KEY_TEXT:
-            raise ValueError(f"a public key is at most {MAX_KEY_TEXT} characters")
-        if "PRIVATE KEY" in value:
-            raise ValueError("this is a private key; register the public half (the .pub file)")
-        if len(value.splitlines()) != 1:
-            raise ValueError("give exactly one public key (one line)")
-        try:
-            asyncssh.import_public_key(value)
-        except (asyncssh.KeyImportError, ValueError) as error:
-            raise ValueError(f"not an SSH public key ({error})") from None
-        return value
+        return public_key_text(value)
+
+
+def public_key_text(value: str) -> str:
+    """The rules of a registrable key, shared by `add_key` and `itsm import`: the line as
+    given, stripped; a `ValueError` saying what is wrong otherwise."""
+    value = value.strip()
+    if not value:
+        raise ValueError("the key file is empty")
+    if len(value) > MAX_KEY_TEXT:
+        raise ValueError(f"a public key is at most {MAX_KEY_TEXT} characters")
+    if "PRIVATE KEY" in value:
+        raise ValueError("this is a private key; register the public half (the .pub file)")
+    if len(value.splitlines()) != 1:
+        raise ValueError("give exactly one public key (one line)")
+    try:
+        asyncssh.import_public_key(value)
+    except (asyncssh.KeyImportError, ValueError) as error:
+        raise ValueError(f"not an SSH public key ({error})") from None
+    return value
+
+
+def stored_parts(key: asyncssh.SSHKey) -> tuple[str, str, str]:
+    """(key_type, key_data, comment) as a `UserKey` row keeps them."""
+    blob = key.export_public_key("openssh").split()[1].decode("ascii")
+    return key.get_algorithm(), blob, (key.get_comment() or "")[:200]
+
+
+def key_line(key_type: str, key_data: str, comment: str) -> str:
+    """A stored key as one OpenSSH public key line (`ssh-ed25519 AAAA... comment`)."""
+    return f"{key_type} {key_data} {comment}".strip()
+
+
+def canonical_key_line(text: str) -> str:
+    """A valid key line as the desk stores and exports it (comment cut to 200 characters),
+    so an imported key compares equal to its export."""
+    return key_line(*stored_parts(asyncssh.import_public_key(public_key_text(text))))
 
 
 class KeyRecord(BaseModel):
@@ -94,7 +117,7 @@ def add_key(session: Session, actor: User, clock: Clock, username: str, key_text
     """Register a public key for `username` (yourself, or anyone if you are an admin)."""
     data = validate(PublicKeyText, key=key_text)
     key = asyncssh.import_public_key(data.key)
-    comment = (key.get_comment() or "")[:200]
+    key_type, key_data, comment = stored_parts(key)
     fingerprint = fingerprint_of(key)
     now = clock.now()
     with transaction(session):
@@ -106,8 +129,8 @@ def add_key(session: Session, actor: User, clock: Clock, username: str, key_text
         assert owner.id is not None
         row = UserKey(
             user_id=owner.id,
-            key_type=key.get_algorithm(),
-            key_data=key.export_public_key("openssh").split()[1].decode("ascii"),
+            key_type=key_type,
+            key_data=key_data,
             comment=comment,
             fingerprint=fingerprint,
             added_at=now,
