@@ -362,7 +362,10 @@ def test_freeze_blocks_scheduling_until_a_change_manager_overrides_with_a_reason
     assert cli.json("freeze", "list", "--to", "2026-03-08") == []
     assert "Quarter end" in cli.ok("freeze", "list").out
 
-    new_change(cli, "--type", "standard", "--ci", "mail-01", "--start", START, "--end", END)
+    new_change(
+        cli, "--type", "standard", "--ci", "mail-01", "--start", START, "--end", END,
+        "--group", "Service Desk",  # sue's: she may move it, but not over a freeze
+    )  # fmt: skip
     with nothing_written(cli.url):
         blocked = cli.run("change", "schedule", CHG1)
         assert blocked.code == 2 and "freeze" in blocked.err and "--override" in blocked.err

@@ -58,7 +58,7 @@ def test_an_edit_is_refused_when_someone_else_changed_the_change_first(desk: Des
     edited = _edit(desk, "alice", number, expect_version=version, title="Patch mail-01 to CU14")
     assert edited.title == "Patch mail-01 to CU14" and edited.version == version + 1
     with pytest.raises(Conflict, match="changed by someone else"):
-        _edit(desk, "bob", number, expect_version=version, description="stale")
+        _edit(desk, "carl", number, expect_version=version, description="stale")
     assert changes.get_change(desk.session, number).description == ""
     with pytest.raises(ValidationFailed, match="nothing to change"):
         _edit(desk, "alice", number)
