@@ -399,18 +399,10 @@ EDITABLE_IN: dict[ChangeState, frozenset[str] | None] = {
     ChangeState.ASSESS: None,
     ChangeState.AUTHORIZE: None,
     ChangeState.SCHEDULED: None,
+    # In flight: what was approved (window, plans) is fixed (`change_edits`), so the form
+    # locks it too; deviations go in work notes.
     ChangeState.IMPLEMENT: frozenset(
-        {
-            "description",
-            "planned_end",
-            "implementation_plan",
-            "backout_plan",
-            "test_plan",
-            "assignee",
-            "group",
-            "outcome",
-            "review_notes",
-        }
+        {"description", "assignee", "group", "outcome", "review_notes"}
     ),
     ChangeState.REVIEW: frozenset({"description", "outcome", "review_notes"}),
     ChangeState.CLOSED: frozenset(),
@@ -460,6 +452,11 @@ def update_change(
         state = ChangeState(change.state)
         kind = ChangeType(change.change_type)
         allowed = EDITABLE_IN[state]
+        if allowed is not None:  # in flight or ended: say why what was approved is fixed
+            try:
+                material_edit_effect(kind, state, given)
+            except TransitionRefused as refused_edit:
+                raise InvalidTransition(f"{change.number}: {refused_edit}") from None
         if allowed is not None and (refused := sorted(given - allowed)):
             if not allowed:
                 raise InvalidTransition(
