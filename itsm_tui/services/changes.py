@@ -115,9 +115,10 @@ class ChangeCreate(Input):
 class ChangeUpdate(Input):
     """Edits to a change; None leaves a field as it is. `assignee`/`group` "none" clears them.
 
-    Moving the window, CIs or service of a scheduled change checks the conflicts again (an
-    override needs a change manager and a `reason`); doing so in authorize restarts the
-    approvals, since the approvers agreed to something else.
+    Changing what was approved (`change_edits.MATERIAL_FIELDS`) restarts the votes in
+    authorize and sends a scheduled change back to authorize, since the approvers agreed to
+    something else; a scheduled standard change may only move its window, which checks the
+    conflicts again (an override needs a change manager and a `reason`).
     """
 
     title: Title | None = None
@@ -548,7 +549,7 @@ def _refuse_rebooking_on_approval(
 def _changed_fields(
     session: Session, before: ChangeRecord, change: Change, data: ChangeUpdate
 ) -> set[str]:
-    """The fields whose value really changes (a form sends every field, edited or not), read
+    """The fields whose value really changes (a script may resend a value as it is), read
     from the unflushed row so the edit is decided before anything is written."""
     scalars = (
         "change_type",
