@@ -362,7 +362,10 @@ def test_freeze_blocks_scheduling_until_a_change_manager_overrides_with_a_reason
     assert cli.json("freeze", "list", "--to", "2026-03-08") == []
     assert "Quarter end" in cli.ok("freeze", "list").out
 
-    new_change(cli, "--type", "standard", "--ci", "mail-01", "--start", START, "--end", END)
+    new_change(
+        cli, "--type", "standard", "--ci", "mail-01", "--start", START, "--end", END,
+        "--group", "Service Desk",  # sue's: she may move it, but not over a freeze
+    )  # fmt: skip
     with nothing_written(cli.url):
         blocked = cli.run("change", "schedule", CHG1)
         assert blocked.code == 2 and "freeze" in blocked.err and "--override" in blocked.err
@@ -505,3 +508,31 @@ def test_work_notes_and_votes_show_in_the_change_journal(cli: Cli) -> None:
         assert cli.run("change", "note", number, "   ").code == 2
         assert cli.run("change", "note", number, "read-only", user="vic").code == 4
         assert cli.run("change", "note", "CHG0000099", "lost").code == 3
+
+
+def test_outsiders_are_refused_and_an_approved_plan_that_changes_goes_back_for_approval(
+    cli: Cli,
+) -> None:
+    normal_change(cli)  # root's, in Network, assigned to bob; alice is in Service Desk
+    with nothing_written(cli.url):
+        outsider = cli.run("change", "update", CHG1, "--title", "Mine now", user="alice")
+        assert outsider.code == 4 and outsider.out == ""
+        assert "may not edit CHG0000001" in outsider.err and "Traceback" not in outsider.err
+        moved = cli.run("change", "update", CHG1, "--state", "cancelled", user="alice")
+        assert moved.code == 4 and "may not move CHG0000001" in moved.err
+    cli.ok("change", "update", CHG1, "--state", "assess")
+    cli.ok("change", "update", CHG1, "--state", "authorize", "--approvers", "sue")
+    cli.ok("change", "approve", CHG1, user="carl")
+    assert cli.json("change", "approve", CHG1, user="sue")["state"] == "scheduled"
+    with nothing_written(cli.url):
+        approver = cli.run(
+            "change", "update", CHG1, "--state", "implement", "--window-override",
+            "--reason", "early", user="sue",
+        )  # fmt: skip
+        assert approver.code == 4 and "sue approved this change" in approver.err
+    sent = cli.ok("change", "update", CHG1, "--backout-plan", "Fail over to mail-02", user="bob")
+    assert sent.out.strip().endswith("authorize).")
+    data = show(cli, CHG1)
+    assert data["state"] == "authorize"
+    assert {a["decision"] for a in data["approvals"]} == {"pending"}
+    assert any("sent back to authorize" in entry["body"] for entry in data["journal"])

@@ -1,5 +1,6 @@
 """Change Management rules: every transition and guard per change type, risk from the
-questionnaire, overrides, and who approves with what quorum."""
+questionnaire, overrides, who approves with what quorum, and what may happen after the
+approval: material edits, who works a change, and approvers never implementing."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from itsm_tui.domain.change_approvals import (
     Vote,
     approval_rule,
     check_may_vote,
+    check_not_an_approver,
     outcome,
+)
+from itsm_tui.domain.change_edits import (
+    MATERIAL_FIELDS,
+    STANDARD_ALLOWANCES,
+    EditEffect,
+    MaterialEditRefused,
+    material_edit_effect,
 )
 from itsm_tui.domain.change_risk import (
     RiskAnswers,
@@ -40,6 +49,8 @@ from itsm_tui.domain.enums import (
     Criticality,
     Role,
 )
+from itsm_tui.domain.permissions import ChangeScope as Scope
+from itsm_tui.domain.permissions import may_work_change
 from itsm_tui.domain.workflow import TransitionRefused
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -319,3 +330,73 @@ def test_nobody_approves_their_own_change(field: str) -> None:
     with pytest.raises(ApprovalRefused, match="they requested or will implement"):
         check_may_vote("carl", Role.CHANGE_MANAGER, **people)
     check_may_vote("carl", Role.CHANGE_MANAGER, requested_by="dora", assignee=None)
+
+
+# ---------------------------------------------------------------- after the approval (issue 16)
+
+
+def test_whoever_approved_a_change_does_not_implement_it() -> None:
+    with pytest.raises(ApprovalRefused, match="sue approved this change and may not implement"):
+        check_not_an_approver("sue", ["carl", "sue"], doing="implement")
+    check_not_an_approver("alice", ["carl", "sue"], doing="implement")
+    check_not_an_approver("sue", [], doing="take")  # votes cleared: nothing approved any more
+
+
+EVERY_MATERIAL = sorted(MATERIAL_FIELDS)
+
+
+@pytest.mark.parametrize("field", EVERY_MATERIAL)
+@pytest.mark.parametrize("kind", [ChangeType.NORMAL, ChangeType.EMERGENCY])
+def test_a_material_edit_sends_an_approved_change_back_and_restarts_votes_in_authorize(
+    kind: ChangeType, field: str
+) -> None:
+    assert material_edit_effect(kind, ChangeState.SCHEDULED, {field}) is EditEffect.SEND_BACK
+    assert material_edit_effect(kind, ChangeState.AUTHORIZE, {field}) is (EditEffect.RESTART_VOTES)
+    for state in (ChangeState.NEW, ChangeState.ASSESS):
+        assert material_edit_effect(kind, state, {field}) is EditEffect.NONE
+
+
+@pytest.mark.parametrize("kind", list(ChangeType))
+@pytest.mark.parametrize("state", list(ChangeState))
+def test_what_was_not_approved_edits_freely(kind: ChangeType, state: ChangeState) -> None:
+    for field in ("title", "description", "justification", "assignee", "group", "review_notes"):
+        assert material_edit_effect(kind, state, {field}) is EditEffect.NONE
+
+
+@pytest.mark.parametrize("field", EVERY_MATERIAL)
+@pytest.mark.parametrize("kind", list(ChangeType))
+@pytest.mark.parametrize(
+    "state", [ChangeState.IMPLEMENT, ChangeState.REVIEW, ChangeState.CLOSED, ChangeState.CANCELLED]
+)
+def test_a_change_in_flight_or_ended_refuses_material_edits(
+    state: ChangeState, kind: ChangeType, field: str
+) -> None:
+    with pytest.raises(MaterialEditRefused, match=state.value):
+        material_edit_effect(kind, state, {field})
+
+
+@pytest.mark.parametrize("field", EVERY_MATERIAL)
+def test_a_scheduled_standard_change_moves_only_its_window(field: str) -> None:
+    if field in STANDARD_ALLOWANCES:
+        effect = material_edit_effect(ChangeType.STANDARD, ChangeState.SCHEDULED, {field})
+        assert effect is EditEffect.NONE
+        return
+    with pytest.raises(MaterialEditRefused, match="standard change runs its template"):
+        material_edit_effect(ChangeType.STANDARD, ChangeState.SCHEDULED, {field, "planned_end"})
+
+
+def test_who_works_a_change() -> None:
+    def scope(*, requester: bool = False, assignee: bool = False, group: bool = False) -> Scope:
+        return Scope(
+            requested_by_actor=requester, assigned_to_actor=assignee, in_change_group=group
+        )
+
+    outsider = scope()
+    for role in (Role.AGENT, Role.SUPERVISOR, Role.VIEWER):
+        assert not may_work_change(role, outsider)
+    for role in (Role.CHANGE_MANAGER, Role.ADMIN):
+        assert may_work_change(role, outsider)
+    for involved in (scope(requester=True), scope(assignee=True), scope(group=True)):
+        assert may_work_change(Role.AGENT, involved)
+        assert may_work_change(Role.SUPERVISOR, involved)
+        assert not may_work_change(Role.VIEWER, involved)

@@ -1,10 +1,13 @@
 """Editing changes on both engines: stale writes refused, what each state still lets change,
 risk following the questionnaire, approvals restarted by a new plan, moved windows checked for
-conflicts, the emergency freeze bypass, and incidents blaming a change."""
+conflicts, the emergency freeze bypass, incidents blaming a change, and what may happen after
+the approval (issue 16): material edits sent back or refused, who works a change, approvers
+never implementing, no re-booking of an approved window in a move."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlmodel import select
@@ -18,8 +21,10 @@ from itsm_tui.services.errors import (
 )
 from itsm_tui.services.incident_changes import changes_of
 from itsm_tui.services.validation import validate
+from itsm_tui.store.database import Database
 from itsm_tui.store.models import JournalEntry
 from tests.conftest import Desk
+from tests.service_helpers import mark, refused, written
 from tests.test_services_changes import _move, _new, _vote
 
 
@@ -58,7 +63,7 @@ def test_an_edit_is_refused_when_someone_else_changed_the_change_first(desk: Des
     edited = _edit(desk, "alice", number, expect_version=version, title="Patch mail-01 to CU14")
     assert edited.title == "Patch mail-01 to CU14" and edited.version == version + 1
     with pytest.raises(Conflict, match="changed by someone else"):
-        _edit(desk, "bob", number, expect_version=version, description="stale")
+        _edit(desk, "carl", number, expect_version=version, description="stale")
     assert changes.get_change(desk.session, number).description == ""
     with pytest.raises(ValidationFailed, match="nothing to change"):
         _edit(desk, "alice", number)
@@ -237,3 +242,181 @@ def test_who_may_vote_now_is_the_service_s_answer(desk: Desk) -> None:
     assert refusal("root") == f"root was not asked to approve {number}"
     assert refusal("bob") is not None and "agents" in str(refusal("bob"))
     assert refusal("alice") is not None  # requested it (and an agent)
+
+
+# ---------------------------------------------------------------- after the approval (issue 16)
+
+
+def _approved(desk: Desk, **fields: object) -> str:
+    """A moderate normal change alice requests, approved by carl and sue: scheduled."""
+    number = _new(desk, outage_expected=True, **fields)
+    _move(desk, "alice", number, "assess")
+    _move(desk, "alice", number, "authorize", approvers=("sue",))
+    _vote(desk, "carl", number, "approved")
+    assert _vote(desk, "sue", number, "approved") == "scheduled"
+    return number
+
+
+def _later(desk: Desk, days: int = 3) -> dict[str, object]:
+    start = desk.clock.now() + timedelta(days=days)
+    return {"planned_start": start, "planned_end": start + timedelta(hours=1)}
+
+
+MATERIAL_EDITS: dict[str, dict[str, object]] = {
+    "risk raised": {"tested": False},
+    "risk overridden": {"risk_override": "high", "risk_override_reason": "payroll week"},
+    "plan rewritten": {"implementation_plan": "do it differently"},
+    "backout rewritten": {"backout_plan": "hope"},
+    "CIs cleared": {"cis": ()},
+    "service moved": {"service": "VPN"},
+}
+
+
+@pytest.mark.parametrize("edit", [*MATERIAL_EDITS, "window moved"])
+def test_a_material_edit_sends_an_approved_change_back_to_authorize_in_one_write(
+    desk: Desk, database: Database, edit: str
+) -> None:
+    number = _approved(desk)
+    fields = _later(desk) if edit == "window moved" else MATERIAL_EDITS[edit]
+    since = mark(database)
+    record = _edit(desk, "alice", number, **fields)
+    assert record.state == "authorize"
+    assert {(a.approver, a.decision) for a in record.approvals} == {
+        ("carl", "pending"),
+        ("sue", "pending"),
+    }
+    rows = written(database, since)
+    assert rows.fields()["state"] == ("scheduled", "authorize")
+    assert rows.one_event().action == "transition"
+    assert any("sent back to authorize, approvals cleared" in e.body for e in rows.journal)
+    with pytest.raises(InvalidTransition, match="authorize to implement"):
+        _move(desk, "alice", number, "implement", window_override=True, reason="now")
+    _vote(desk, "carl", number, "approved")
+    again = _vote(desk, "sue", number, "approved")  # the same approvers are asked again
+    # High risk needs a second CAB member: the raised risk gets the approval it needs.
+    assert again == ("authorize" if edit.startswith("risk") else "scheduled")
+
+
+def test_what_was_not_approved_edits_without_a_send_back(desk: Desk) -> None:
+    number = _approved(desk)
+    record = changes.get_change(desk.session, number)
+    same = _edit(
+        desk,
+        "alice",
+        number,
+        title="Patch mail-01 (CU14)",
+        description="as agreed",
+        implementation_plan=record.implementation_plan,  # a form sends every field
+        planned_start=record.planned_start,
+        planned_end=record.planned_end,
+        cis=tuple(record.cis),
+    )
+    assert same.state == "scheduled"
+    assert {a.decision for a in same.approvals} == {"approved"}
+
+
+def test_material_edits_are_refused_while_the_change_is_implemented(
+    desk: Desk, database: Database
+) -> None:
+    number = _approved(desk)
+    _move(desk, "alice", number, "implement", window_override=True, reason="early slot")
+    end = desk.clock.now() + timedelta(days=5)
+    for fields in ({"planned_end": end}, {"backout_plan": "hope"}, {"test_plan": "none"}):
+        refused(
+            database,
+            InvalidTransition,
+            partial(_edit, desk, "alice", number, **fields),
+            match="in implement: what was approved",
+        )
+    assert _edit(desk, "alice", number, description="half done").state == "implement"
+
+
+def test_a_scheduled_standard_change_moves_its_window_but_keeps_its_template(
+    desk: Desk, database: Database
+) -> None:
+    number = _new(desk, change_type="standard")
+    _move(desk, "alice", number, "scheduled")
+    for fields in ({"backout_plan": "hope"}, {"cis": ()}, {"outage_expected": True}):
+        refused(
+            database,
+            InvalidTransition,
+            partial(_edit, desk, "alice", number, **fields),
+            match="standard change runs its template",
+        )
+    moved = _edit(desk, "alice", number, **_later(desk))
+    assert (moved.state, moved.planned_start) == ("scheduled", _later(desk)["planned_start"])
+
+
+def test_only_the_requester_assignee_group_and_change_managers_work_a_change(
+    desk: Desk, database: Database
+) -> None:
+    number = _new(desk)  # alice's, in no group
+    for who in ("bob", "sue"):  # an agent of another group; a supervisor outside it
+        for attempt in (
+            partial(_edit, desk, who, number, title="mine now"),
+            partial(_move, desk, who, number, "assess"),
+            partial(_move, desk, who, number, "cancelled"),
+        ):
+            refused(database, PermissionDenied, attempt, match="requester, its assignee")
+    assert _edit(desk, "carl", number, title="by the change manager").version == 2
+    assert _edit(desk, "root", number, group="Network").group == "Network"
+    assert _edit(desk, "bob", number, title="by Network").title == "by Network"
+    assert _move(desk, "sue", number, "assess").state == "assess"
+
+
+def test_whoever_approved_a_change_never_takes_or_implements_it(
+    desk: Desk, database: Database
+) -> None:
+    number = _approved(desk, group="Service Desk")  # sue's group; carl and sue approved
+    for who in ("carl", "sue"):
+        refused(
+            database,
+            PermissionDenied,
+            partial(_edit, desk, "alice", number, assignee=who),
+            match=f"{who} approved this change and may not take it",
+        )
+        refused(
+            database,
+            PermissionDenied,
+            partial(_edit, desk, who, number, assignee=who),
+            match="may not take it",
+        )
+    early = {"window_override": True, "reason": "early slot"}
+    refused(
+        database,
+        PermissionDenied,
+        partial(_move, desk, "sue", number, "implement", **early),
+        match="sue approved this change and may not implement it",
+    )
+    _edit(desk, "alice", number, assignee="bob")  # someone who did not approve
+    assert _move(desk, "alice", number, "implement", **early).state == "implement"
+    refused(
+        database,
+        PermissionDenied,
+        partial(_move, desk, "carl", number, "review", outcome="successful"),
+        match="carl approved this change and may not complete it",
+    )
+    assert _move(desk, "bob", number, "review", outcome="successful").state == "review"
+    assert _move(desk, "carl", number, "closed", review_notes="fine").state == "closed"
+
+
+def test_a_move_does_not_rebook_a_window_the_approvers_agreed_to(
+    desk: Desk, database: Database
+) -> None:
+    _freeze(desk, hours=20)
+    number = _new(desk, change_type="emergency", cis=("vpn-gw-01",))
+    _move(desk, "alice", number, "authorize")
+    assert _vote(desk, "carl", number, "approved") == "authorize"  # approved, the freeze blocks
+    refused(
+        database,
+        InvalidTransition,
+        partial(_move, desk, "alice", number, "scheduled", **_later(desk)),
+        match="approvers agreed to its booked window",
+    )
+    approved = _approved(desk, cis=("vpn-gw-01",), hours=24 * 5)
+    refused(
+        database,
+        InvalidTransition,
+        partial(_move, desk, "alice", approved, "implement", **_later(desk, 6)),
+        match="approvers agreed to its booked window",
+    )

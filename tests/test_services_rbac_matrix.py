@@ -41,6 +41,7 @@ from itsm_tui.clock import FixedClock
 from itsm_tui.domain.enums import ApprovalDecision
 from itsm_tui.services import (
     bulk,
+    change_history,
     changes,
     directory,
     freeze_windows,
@@ -116,12 +117,25 @@ RIGHTS: dict[str, Roles] = {
     "incidents.add_note[work note]": WORKERS,
     "incidents.add_note[comment]": WORKERS,
     "bulk.apply": WORKERS,
-    # changes (requested by bob)
+    # changes (requested by bob, in no group, unless said otherwise). A change is worked by its
+    # requester, its assignee, its group and change managers (admins: everything); whoever
+    # approved it (sue, root, carl on the "approved" ones) does not take or implement it.
     "changes.create_change": WORKERS,
-    "changes.update_change": WORKERS,
+    "changes.update_change": CHANGE_AUTHORITY,
+    "changes.update_change[in Service Desk: alice's and sue's group]": WORKERS,
+    "changes.update_change[assigned to alice, in Security]": CHANGE_AUTHORITY | {AGENT},
+    "changes.update_change[requested by alice]": CHANGE_AUTHORITY | {AGENT},
     "changes.update_change[window moved over a conflict]": CHANGE_AUTHORITY,
-    "changes.move_change": WORKERS,
+    "changes.update_change[plan of an approved change: sent back]": WORKERS,
+    "changes.update_change[assign oneself after approving it]": frozenset({AGENT}),
+    "changes.move_change": CHANGE_AUTHORITY,
+    "changes.move_change[in Service Desk: alice's and sue's group]": WORKERS,
+    "changes.move_change[assigned to alice, in Security]": CHANGE_AUTHORITY | {AGENT},
+    "changes.move_change[requested by alice]": CHANGE_AUTHORITY | {AGENT},
     "changes.move_change[scheduled over a conflict]": CHANGE_AUTHORITY,
+    "changes.move_change[implement after approving it]": frozenset({AGENT}),
+    "changes.move_change[complete after approving it]": frozenset({AGENT}),
+    "changes.move_change[close a reviewed change in Network]": CHANGE_AUTHORITY | {SUPERVISOR},
     "changes.vote[asked: sue and root]": APPROVERS,
     "changes.vote[nobody asked]": frozenset({CHANGE_MANAGER}),  # managers vote unasked
     "changes.add_note": WORKERS,
@@ -311,9 +325,18 @@ def incident(w: World, state: str = "new", group: str | None = None) -> str:
     return number
 
 
-def change(w: World, *, kind: str = "normal", day: float = 2, scheduled: bool = False) -> str:
-    """A change bob requests (no CI, no service, no assignee: it clashes with nothing but
-    the global freeze), scheduled by root if asked (standard changes go straight there)."""
+def change(
+    w: World,
+    *,
+    kind: str = "normal",
+    day: float = 2,
+    scheduled: bool = False,
+    by: str = "bob",
+    **fields: Any,
+) -> str:
+    """A change bob (or `by`) requests (no CI, no service, no assignee unless `fields` say: it
+    clashes with nothing but the global freeze), scheduled by root if asked (standard changes
+    go straight there)."""
     start = w.days(day)
     data = validate(
         changes.ChangeCreate,
@@ -322,8 +345,9 @@ def change(w: World, *, kind: str = "normal", day: float = 2, scheduled: bool = 
         planned_start=start,
         planned_end=start + timedelta(hours=2),
         **PLANS,
+        **fields,
     )
-    number = changes.create_change(w.session, w["bob"], w.clock, data).number
+    number = changes.create_change(w.session, w[by], w.clock, data).number
     if scheduled:
         move(w, "root", number, state="scheduled")
     return number
@@ -334,11 +358,51 @@ def move(w: World, who: str, number: str, **fields: Any) -> changes.ChangeRecord
     return changes.move_change(w.session, w[who], w.clock, number, data)
 
 
-def in_authorize(w: World, approvers: tuple[str, ...]) -> str:
-    number = change(w)
+def in_authorize(w: World, approvers: tuple[str, ...], **fields: Any) -> str:
+    number = change(w, **fields)
     move(w, "bob", number, state="assess")
     move(w, "bob", number, state="authorize", approvers=approvers)
     return number
+
+
+def approved(w: World, group: str = "Service Desk") -> str:
+    """A normal change of `group` that sue, root and carl approved (carl's vote, the change
+    manager's, completes it): scheduled."""
+    number = in_authorize(w, ("sue", "root"), group=group)
+    for who in ("sue", "root", "carl"):
+        changes.vote(w.session, w[who], w.clock, number, ApprovalDecision.APPROVED, comment="ok")
+    assert changes.get_change(w.session, number).state == "scheduled"
+    return number
+
+
+def in_implement(w: World) -> str:
+    """An approved change of Service Desk that alice (of that group, no approver) started."""
+    number = approved(w)
+    move(w, "alice", number, state="implement", **EARLY)
+    return number
+
+
+def reviewed(w: World) -> str:
+    """A change of Network that carl approved and bob (its requester) carried out."""
+    number = in_authorize(w, (), group="Network")
+    changes.vote(w.session, w["carl"], w.clock, number, ApprovalDecision.APPROVED, comment="ok")
+    move(w, "bob", number, state="implement", **EARLY)
+    move(w, "bob", number, state="review", outcome="successful")
+    return number
+
+
+# Implementing before the window (the clock is shared): with the override and its reason.
+EARLY = {"window_override": True, "reason": "vendor engineer on site early"}
+
+
+def sent_back(w: World, who: str, number: str, result: object) -> None:
+    """The edit took the approved change back to authorize with every vote cleared, and
+    journaled why."""
+    record = changes.get_change(w.session, number)
+    assert record.state == "authorize", record.state
+    assert record.approvals and {a.decision for a in record.approvals} == {"pending"}
+    bodies = [entry.body for entry in change_history.change_history(w.session, number).journal]
+    assert any("sent back to authorize" in body for body in bodies), bodies
 
 
 def problem(w: World, *linked: str) -> str:
@@ -529,11 +593,54 @@ OPS: dict[str, Op] = {
     "changes.update_change": Op(
         change, lambda w, who, n: _change_update(w, who, n, title=f"Patch by {who}"), shared=True
     ),
+    "changes.update_change[in Service Desk: alice's and sue's group]": Op(
+        lambda w: change(w, group="Service Desk"),
+        lambda w, who, n: _change_update(w, who, n, title=f"Patch by {who}"),
+        shared=True,
+    ),
+    "changes.update_change[assigned to alice, in Security]": Op(
+        lambda w: change(w, group="Security", assignee="alice"),
+        lambda w, who, n: _change_update(w, who, n, title=f"Patch by {who}"),
+        shared=True,
+    ),
+    "changes.update_change[requested by alice]": Op(
+        lambda w: change(w, by="alice"),
+        lambda w, who, n: _change_update(w, who, n, title=f"Patch by {who}"),
+        shared=True,
+    ),
     "changes.update_change[window moved over a conflict]": Op(
         lambda w: change(w, kind="standard", scheduled=True),
         lambda w, who, n: _change_update(w, who, n, **_over_the_freeze(w)),
     ),
+    "changes.update_change[plan of an approved change: sent back]": Op(
+        approved,
+        lambda w, who, n: _change_update(w, who, n, backout_plan=f"restore the snapshot ({who})"),
+        done=sent_back,
+    ),
+    "changes.update_change[assign oneself after approving it]": Op(
+        approved, lambda w, who, n: _change_update(w, who, n, assignee=who)
+    ),
     "changes.move_change": Op(change, lambda w, who, n: move(w, who, n, state="assess")),
+    "changes.move_change[in Service Desk: alice's and sue's group]": Op(
+        lambda w: change(w, group="Service Desk"),
+        lambda w, who, n: move(w, who, n, state="assess"),
+    ),
+    "changes.move_change[assigned to alice, in Security]": Op(
+        lambda w: change(w, group="Security", assignee="alice"),
+        lambda w, who, n: move(w, who, n, state="assess"),
+    ),
+    "changes.move_change[requested by alice]": Op(
+        lambda w: change(w, by="alice"), lambda w, who, n: move(w, who, n, state="assess")
+    ),
+    "changes.move_change[implement after approving it]": Op(
+        approved, lambda w, who, n: move(w, who, n, state="implement", **EARLY)
+    ),
+    "changes.move_change[complete after approving it]": Op(
+        in_implement, lambda w, who, n: move(w, who, n, state="review", outcome="successful")
+    ),
+    "changes.move_change[close a reviewed change in Network]": Op(
+        reviewed, lambda w, who, n: move(w, who, n, state="closed", review_notes="went fine")
+    ),
     "changes.move_change[scheduled over a conflict]": Op(
         lambda w: change(w, kind="standard", day=FREEZE_DAY + 0.1),
         lambda w, who, n: move(

@@ -18,7 +18,7 @@ from textual.widgets import Input, Select, TextArea
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
-from itsm_tui.domain.enums import ChangeState
+from itsm_tui.domain.enums import ApprovalDecision, ChangeState
 from itsm_tui.screens.change_detail import ChangeDetailScreen
 from itsm_tui.screens.change_dialogs import (
     CausedByDialog,
@@ -268,3 +268,41 @@ async def test_change_form_creates_and_handles_a_stale_edit(
     desk.session.rollback()  # a fresh read, not the open transaction's snapshot
     saved = changes.get_change(desk.session, record.number)
     assert (saved.title, saved.description) == ("Rotate VPN and mail certificates", "their words")
+
+
+async def test_the_desk_shows_who_may_not_move_a_change_and_an_approved_plan_sent_back(
+    world: tuple[Database, Desk], sqlite_url: str
+) -> None:
+    """Issue 16: the rules are the service's; the screens show its refusal and its send-back."""
+    _database, desk = world
+    number = request(desk, "Upgrade the VPN gateway")
+    to_authorize(desk, number)
+    changes.vote(desk.session, desk["carl"], desk.clock, number, ApprovalDecision.APPROVED)
+    assert state(desk, number) == "scheduled"
+    app = app_for(sqlite_url, desk.clock, "bob")  # an agent of Network: not his change
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_change(app, pilot, number)
+        await pilot.press("s")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ChangeStateDialog)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is dialog and f"may not move {number}" in dialog.error
+    assert state(desk, number) == "scheduled"
+    app = app_for(sqlite_url, desk.clock, "alice")  # the requester rewrites the backout plan
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_change(app, pilot, number)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ChangeFormScreen) and form.loaded
+        form.query_one("#field-backout_plan", TextArea).text = "fail over to the spare"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen
+        await until(
+            pilot, lambda: "authorize" in shown(app, "#change-state").lower(), "the send-back"
+        )
+        assert "sent back to authorize" in shown(app, "Timeline")
+    assert state(desk, number) == "authorize"

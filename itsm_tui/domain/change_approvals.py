@@ -3,7 +3,8 @@
 Standard changes are pre-approved. An emergency change needs one change manager. A normal
 change needs the change manager, and from moderate risk up a quorum of CAB members too
 (configurable per desk). Any rejection sends the change back. Agents and viewers never
-approve, and nobody approves a change they requested or will implement.
+approve, and nobody approves a change they requested or will implement; the other way
+round, nobody who approved a change becomes its implementer (`check_not_an_approver`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,22 @@ def check_may_vote(
         raise ApprovalRefused(f"{role.value}s cannot approve changes")
     if voter in {requested_by, assignee} - {None}:
         raise ApprovalRefused("nobody approves a change they requested or will implement")
+
+
+def check_not_an_approver(person: str, approved_by: Iterable[str], *, doing: str) -> None:
+    """Raise `ApprovalRefused` when `person` approved the change and would now `doing` it.
+
+    Separation of duties (ServiceNow, ITIL): the approval is a second pair of eyes on someone
+    else's plan. An approver who then takes the change (as assignee) or starts or completes
+    its implementation would be approving their own work. `approved_by` holds the current
+    approvals only: a change sent back for approval has its votes cleared, and whoever is
+    assigned then can no longer vote on it (`check_may_vote`).
+    """
+    if person in set(approved_by):
+        raise ApprovalRefused(
+            f"{person} approved this change and may not {doing} it: whoever approves a change "
+            "does not implement it"
+        )
 
 
 def outcome(rule: ApprovalRule, votes: Iterable[Vote]) -> ApprovalDecision:

@@ -64,3 +64,34 @@ def may_manage_directory(role: Role) -> bool:
 
 def may_read(role: Role) -> bool:
     return True
+
+
+@dataclass(frozen=True)
+class ChangeScope:
+    """Where a change sits relative to the actor; decides who may edit and move it."""
+
+    requested_by_actor: bool
+    assigned_to_actor: bool
+    in_change_group: bool
+
+    @property
+    def involved(self) -> bool:
+        return self.requested_by_actor or self.assigned_to_actor or self.in_change_group
+
+
+# Change managers run the change process and admins do everything: they work any change.
+CHANGE_AUTHORITY_ROLES = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
+
+
+def may_work_change(role: Role, scope: ChangeScope) -> bool:
+    """True when `role` may edit or move a change sitting at `scope` (ServiceNow's rule).
+
+    A change is worked by the people it belongs to: its requester, its assignee and its
+    assignment group, plus change managers (and admins). Nobody else: not an agent of another
+    group, and not a supervisor outside it either, since supervisors sit on the CAB and their
+    part in a change is the vote. Unlike incidents there is no untriaged pool: a change in no
+    group belongs to its requester and assignee. Notes stay open to every worker.
+    """
+    if role is Role.VIEWER:
+        return False
+    return role in CHANGE_AUTHORITY_ROLES or scope.involved

@@ -22,7 +22,14 @@ from itsm_tui.domain.change_approvals import (
     Vote,
     approval_rule,
     check_may_vote,
+    check_not_an_approver,
     outcome,
+)
+from itsm_tui.domain.change_edits import (
+    WINDOW_FIELDS,
+    EditEffect,
+    material,
+    material_edit_effect,
 )
 from itsm_tui.domain.change_risk import RiskAnswers, effective_risk
 from itsm_tui.domain.change_workflow import (
@@ -42,12 +49,14 @@ from itsm_tui.domain.enums import (
     RecordType,
     Role,
 )
+from itsm_tui.domain.permissions import ChangeScope, may_work_change
 from itsm_tui.domain.workflow import TransitionRefused
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.directory import (
     assignee_by_username,
     ci_by_name,
     group_by_name,
+    is_member,
     service_by_name,
     user_by_username,
 )
@@ -106,9 +115,10 @@ class ChangeCreate(Input):
 class ChangeUpdate(Input):
     """Edits to a change; None leaves a field as it is. `assignee`/`group` "none" clears them.
 
-    Moving the window, CIs or service of a scheduled change checks the conflicts again (an
-    override needs a change manager and a `reason`); doing so in authorize restarts the
-    approvals, since the approvers agreed to something else.
+    Changing what was approved (`change_edits.MATERIAL_FIELDS`) restarts the votes in
+    authorize and sends a scheduled change back to authorize, since the approvers agreed to
+    something else; a scheduled standard change may only move its window, which checks the
+    conflicts again (an override needs a change manager and a `reason`).
     """
 
     title: Title | None = None
@@ -324,8 +334,12 @@ def move_change(
 ) -> ChangeRecord:
     """Move a change to `move.state` if its type's lifecycle and guards allow it now.
 
-    Entering authorize asks for the approvals its type and risk need; scheduling checks the
-    conflicts, which only a change manager may override, with a reason that is journaled.
+    Only its requester, assignee, assignment group and change managers may move it. Entering
+    authorize asks for the approvals its type and risk need; scheduling checks the conflicts,
+    which only a change manager may override, with a reason that is journaled. Whoever
+    approved the change may not start or complete its implementation. A window booked in the
+    same step must not move one the approvers already agreed to: that is an edit, which sends
+    the change back for approval (`update_change`).
     """
     now = clock.now()
     with transaction(session):
@@ -333,15 +347,23 @@ def move_change(
         if Role(actor.role) is Role.VIEWER:
             raise PermissionDenied("viewers have read-only access")
         change = _load(session, number, for_update=True)
+        _require_may_work(session, actor, change, "move")
         if expect_version is not None and change.version != expect_version:
             _raise_stale(change)
         before = _record(session, change)
         kind = ChangeType(change.change_type)
         current, target = ChangeState(change.state), move.state
+        if target is ChangeState.IMPLEMENT or (
+            target is ChangeState.REVIEW and current is ChangeState.IMPLEMENT
+        ):
+            verb = "implement" if target is ChangeState.IMPLEMENT else "complete"
+            _refuse_approver(before, actor.username, verb)
         if move.planned_start is not None or move.planned_end is not None:
             change.planned_start = move.planned_start or change.planned_start
             change.planned_end = move.planned_end or change.planned_end
             _check_window(change.planned_start, change.planned_end)
+            moved = {n for n in WINDOW_FIELDS if getattr(before, n) != getattr(change, n)}
+            _refuse_rebooking_on_approval(session, change, kind, current, moved)
         facts = _facts(session, change, move, policy)
         try:
             check_change_transition(kind, current, target, facts, now)
@@ -378,25 +400,15 @@ EDITABLE_IN: dict[ChangeState, frozenset[str] | None] = {
     ChangeState.ASSESS: None,
     ChangeState.AUTHORIZE: None,
     ChangeState.SCHEDULED: None,
+    # In flight: what was approved (window, plans) is fixed (`change_edits`), so the form
+    # locks it too; deviations go in work notes.
     ChangeState.IMPLEMENT: frozenset(
-        {
-            "description",
-            "planned_end",
-            "implementation_plan",
-            "backout_plan",
-            "test_plan",
-            "assignee",
-            "group",
-            "outcome",
-            "review_notes",
-        }
+        {"description", "assignee", "group", "outcome", "review_notes"}
     ),
     ChangeState.REVIEW: frozenset({"description", "outcome", "review_notes"}),
     ChangeState.CLOSED: frozenset(),
     ChangeState.CANCELLED: frozenset(),
 }
-# Edits that change what was approved or booked.
-MATERIAL = frozenset({"planned_start", "planned_end", "cis", "service", "change_type"})
 RISK_INPUTS = frozenset({"cis", "service", "outage_expected", "tested", "backout_possible"})
 
 
@@ -412,9 +424,14 @@ def update_change(
 ) -> ChangeRecord:
     """Edit a change in one transaction, refusing stale writes (`expect_version`).
 
-    Risk follows the questionnaire unless overridden with a reason. A scheduled change whose
-    window, CIs or service move is checked for conflicts again; in authorize such an edit
-    restarts the approvals. The change type only changes while the change is new.
+    Only its requester, assignee, assignment group and change managers may (`may_work_change`).
+    Risk follows the questionnaire unless overridden with a reason. What a material edit does
+    to the approval is `change_edits`' rule: in authorize the votes restart; a scheduled
+    (approved) change goes back to authorize with its votes cleared, in this same transaction
+    (state, votes, journal, audit and feed event together); a scheduled standard change may
+    only move its window, which is checked for conflicts again; from implement on it is
+    refused. Nobody who approved the change may be made its assignee. The change type only
+    changes while the change is new.
     """
     given = {
         name
@@ -430,10 +447,17 @@ def update_change(
         if Role(actor.role) is Role.VIEWER:
             raise PermissionDenied("viewers have read-only access")
         change = _load(session, number, for_update=True)
+        _require_may_work(session, actor, change, "edit")
         if expect_version is not None and change.version != expect_version:
             _raise_stale(change)
         state = ChangeState(change.state)
+        kind = ChangeType(change.change_type)
         allowed = EDITABLE_IN[state]
+        if allowed is not None:  # in flight or ended: say why what was approved is fixed
+            try:
+                material_edit_effect(kind, state, given)
+            except TransitionRefused as refused_edit:
+                raise InvalidTransition(f"{change.number}: {refused_edit}") from None
         if allowed is not None and (refused := sorted(given - allowed)):
             if not allowed:
                 raise InvalidTransition(
@@ -448,6 +472,7 @@ def update_change(
                 f"{change.number} is {state.value}; the change type is fixed once it leaves new"
             )
         before = _record(session, change)
+        # No flush until the edit is decided: one UPDATE, so the version goes up by one.
         with session.no_autoflush:
             _apply_update(session, change, data, given)
             if (given & RISK_INPUTS or data.recompute_risk or "risk_override" in given) and (
@@ -456,30 +481,134 @@ def update_change(
                 _rerate(session, change, data)
             _check_window(change.planned_start, change.planned_end)
             _check_freeze_justification(ChangeType(change.change_type), change.freeze_justification)
-        material = bool(given & MATERIAL) or before.risk != change.risk
-        if material and state in (ChangeState.SCHEDULED, ChangeState.IMPLEMENT):
-            if state is ChangeState.SCHEDULED:
-                facts = _facts(session, change, ChangeMove(state=ChangeState.SCHEDULED), policy)
-                try:
-                    check_schedule(facts, now)
-                except TransitionRefused as refused:
-                    raise InvalidTransition(f"{change.number}: {refused}") from None
+            changed = _changed_fields(session, before, change, data)
+            if "assignee" in changed and (assignee := _username(session, change.assignee_id)):
+                _refuse_approver(before, assignee, "take")
+            try:
+                effect = material_edit_effect(kind, state, changed)
+            except TransitionRefused as refused:
+                raise InvalidTransition(f"{change.number}: {refused}") from None
+            if effect is EditEffect.SEND_BACK:
+                change.state = ChangeState.AUTHORIZE.value
+            change.updated_at = now
+            session.add(change)
+        session.flush()
+        if effect is EditEffect.NONE and state is ChangeState.SCHEDULED and changed & BOOKING:
+            facts = _facts(session, change, ChangeMove(state=ChangeState.SCHEDULED), policy)
+            try:
+                check_schedule(facts, now)
+            except TransitionRefused as refused:
+                raise InvalidTransition(f"{change.number}: {refused}") from None
             move = ChangeMove(
                 state=state, conflict_override=data.conflict_override, reason=data.reason
             )
-            session.flush()
             _check_conflicts(session, change, actor, move, now)
-        if material and state is ChangeState.AUTHORIZE and _has_votes(session, change):
+        if effect is EditEffect.RESTART_VOTES and _has_votes(session, change):
             _reset_votes(session, change)
             _journal(session, change, actor, now, "Plan changed in authorize: approvals restarted")
-        change.updated_at = now
-        session.add(change)
-        session.flush()
+        if effect is EditEffect.SEND_BACK:
+            _reset_votes(session, change)
+            _journal(
+                session,
+                change,
+                actor,
+                now,
+                f"Approved plan changed ({', '.join(sorted(material(changed)))}): sent back "
+                "to authorize, approvals cleared",
+            )
         if data.reason.strip():
             _journal(session, change, actor, now, data.reason)
         after = _record(session, change)
-        _audit(session, change, actor, now, "update", _snapshot_changes(before, after))
+        action = "transition" if after.state != before.state else "update"
+        _audit(session, change, actor, now, action, _snapshot_changes(before, after))
     return after
+
+
+# What a scheduled change's booking is checked against conflicts for when it moves.
+BOOKING = frozenset({"planned_start", "planned_end", "cis", "service"})
+
+
+def _refuse_rebooking_on_approval(
+    session: Session, change: Change, kind: ChangeType, current: ChangeState, moved: set[str]
+) -> None:
+    """A move may book a window (`change schedule --start --end`) but not re-book one that
+    approvals were given for: scheduling in the same step would run it on the old approval."""
+    try:
+        effect = material_edit_effect(kind, current, moved)
+    except TransitionRefused as refused:
+        raise InvalidTransition(f"{change.number}: {refused}") from None
+    if effect is EditEffect.SEND_BACK or (
+        effect is EditEffect.RESTART_VOTES and _has_votes(session, change)
+    ):
+        raise InvalidTransition(
+            f"{change.number}: the approvers agreed to its booked window; move the window as an "
+            "edit (`itsm change update --start --end`), which asks them again, then schedule"
+        )
+
+
+def _changed_fields(
+    session: Session, before: ChangeRecord, change: Change, data: ChangeUpdate
+) -> set[str]:
+    """The fields whose value really changes (a script may resend a value as it is), read
+    from the unflushed row so the edit is decided before anything is written."""
+    scalars = (
+        "change_type",
+        "risk",
+        "impact",
+        "outage_expected",
+        "tested",
+        "backout_possible",
+        "planned_start",
+        "planned_end",
+        "implementation_plan",
+        "backout_plan",
+        "test_plan",
+    )
+    changed = {name for name in scalars if getattr(before, name) != getattr(change, name)}
+    service = session.get(Service, change.service_id) if change.service_id else None
+    references = {
+        "service": service.name if service else None,
+        "group": _group_name(session, change.group_id),
+        "assignee": _username(session, change.assignee_id),
+    }
+    changed |= {name for name, value in references.items() if getattr(before, name) != value}
+    if data.cis is not None:
+        names = sorted({ci_by_name(session, name).name for name in data.cis})
+        if names != sorted(before.cis):
+            changed.add("cis")
+    return changed
+
+
+def _group_name(session: Session, group_id: int | None) -> str | None:
+    group = session.get(Group, group_id) if group_id is not None else None
+    return group.name if group else None
+
+
+def _refuse_approver(record: ChangeRecord, person: str, doing: str) -> None:
+    """Separation of duties: nobody who approved `record` takes it or carries it out."""
+    approved = [a.approver for a in record.approvals if a.decision == "approved"]
+    try:
+        check_not_an_approver(person, approved, doing=doing)
+    except ApprovalRefused as refused:
+        raise PermissionDenied(f"{record.number}: {refused}") from None
+
+
+def _require_may_work(session: Session, actor: User, change: Change, verb: str) -> None:
+    """Only the change's requester, assignee, assignment group and change managers edit or
+    move it (`permissions.may_work_change`); everyone else is refused before anything."""
+    assert actor.id is not None
+    scope = ChangeScope(
+        requested_by_actor=change.requested_by_id == actor.id,
+        assigned_to_actor=change.assignee_id == actor.id,
+        in_change_group=change.group_id is not None
+        and is_member(session, actor.id, change.group_id),
+    )
+    role = Role(actor.role)
+    if not may_work_change(role, scope):
+        raise PermissionDenied(
+            f"'{actor.username}' ({role.value}) may not {verb} {change.number}: a change is "
+            "worked by its requester, its assignee, its assignment group and change managers"
+        )
 
 
 def _apply_update(session: Session, change: Change, data: ChangeUpdate, given: set[str]) -> None:
