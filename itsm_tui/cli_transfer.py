@@ -111,7 +111,7 @@ def cmd_export_list(ctx: Context) -> int:
     from itsm_tui.output import table, when
     from itsm_tui.services import remote_exports
 
-    found = remote_exports.list_exports(ctx.actor)
+    found = remote_exports.list_exports(ctx.session, ctx.actor)
     rows = [[f.user, f.name, str(f.bytes), when(f.modified_at), f.path] for f in found]
     human = (
         table(["USER", "FILE", "BYTES", "MODIFIED", "PATH"], rows)

@@ -49,6 +49,7 @@ from itsm_tui.services import (
     notifications,
     problem_candidates,
     problems,
+    remote_exports,
     saved_views,
     sla_admin,
     transfer_export,
@@ -180,6 +181,8 @@ RIGHTS: dict[str, Roles] = {
     "transfer_import.import_data": ADMINS,
     "transfer_import.import_data[dry run]": ADMINS,  # writes nothing, but only for admins
     "transfer_export.export_rows": EVERYONE,  # a read, but refused to a deactivated user
+    # Remote users' report exports hold what each could see: only admins list them all.
+    "remote_exports.list_exports": ADMINS,
 }
 
 # Public functions that take a user but are no operation of their own (checked to exist).
@@ -797,6 +800,12 @@ OPS: dict[str, Op] = {
             w.session, w[who], w.clock, f"Breached for {who}", QueueFilter(breached=True)
         ),
         done=lambda w, who, _, result: _check(f"Breached for {who}" in _views(w, who)),
+    ),
+    "remote_exports.list_exports": Op(
+        nothing,
+        lambda w, who, _: remote_exports.list_exports(w.session, w[who]),
+        done=lambda w, who, _, result: _check(result == []),
+        shared=True,
     ),
     "saved_views.delete_view": Op(
         nothing,

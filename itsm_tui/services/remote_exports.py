@@ -14,8 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlmodel import Session
+
 from itsm_tui.config import data_dir
 from itsm_tui.domain.enums import Role
+from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.errors import PermissionDenied, ValidationFailed
 from itsm_tui.services.private_files import PRIVATE_DIR_MODE, create_new
 from itsm_tui.services.records import Record
@@ -71,9 +74,10 @@ class ExportFile(Record):
     path: str
 
 
-def list_exports(actor: User) -> list[ExportFile]:
-    """Every remote export on this server, by user then name. Admins only: the files hold
-    whatever the exporting user could see."""
+def list_exports(session: Session, actor: User) -> list[ExportFile]:
+    """Every remote export on this server, by user then name. Admins only, as they are now
+    (not when the command started): the files hold whatever the exporting user could see."""
+    actor = reload_actor(session, actor)
     if actor.role != Role.ADMIN.value:
         raise PermissionDenied(
             f"listing exports needs the admin role; '{actor.username}' is {actor.role}"
