@@ -15,21 +15,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
 import pytest
+from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
+from itsm_tui.domain.enums import Role
+from itsm_tui.remote.ssh_limits import MAX_COLUMNS, MAX_ROWS
 from itsm_tui.services import user_keys
+from itsm_tui.services.directory import UserCreate, add_user
+from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import AuditEntry, Incident, User
-from tests.conftest import T0
+from tests.conftest import T0, Desk
 from tests.serve_helpers import wait_until_ready
 from tests.tui_helpers import seeded_desk
 
@@ -48,12 +53,20 @@ class Server:
     keys: dict[str, asyncssh.SSHKey]  # alice: registered in the database; bob: in the dir
     stranger: asyncssh.SSHKey  # registered nowhere
     folder: Path  # holds the host key the server generated
+    log: Path  # what the server printed
+
+
+@dataclass(frozen=True)
+class Running:
+    port: int
+    pid: int
+    log: Path
 
 
 @contextmanager
-def running_server(folder: Path, url: str, *flags: str) -> Iterator[int]:
-    """`itsm serve ssh` on a free loopback port (yielded) until the block ends: ready when
-    its --ready-file appears, whatever it prints before (a library's warning, say)."""
+def running_server(folder: Path, url: str, *flags: str) -> Iterator[Running]:
+    """`itsm serve ssh` on a free loopback port until the block ends: ready when its
+    --ready-file appears, whatever it prints before (a library's warning, say)."""
     env = {
         **os.environ,
         "XDG_DATA_HOME": str(folder / "data"),
@@ -74,7 +87,7 @@ def running_server(folder: Path, url: str, *flags: str) -> Iterator[int]:
         port = int(found.group(1))
         # The line scripts parse, among whatever else is printed.
         assert f"itsm serve ssh: listening on 127.0.0.1:{port}\n" in log.read_text()
-        yield port
+        yield Running(port, process.pid, log)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -96,9 +109,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     authorized.mkdir()
     (authorized / "bob.pub").write_bytes(b"# bob's laptop\n" + keys["bob"].export_public_key())
     flags = ["--authorized-keys", str(authorized), "--max-sessions-per-user", str(PER_USER)]
-    with running_server(folder, url, *flags) as port:
+    with running_server(folder, url, *flags) as running:
         stranger = asyncssh.generate_private_key("ssh-ed25519")
-        yield Server(url, port, keys, stranger, folder)
+        yield Server(url, running.port, keys, stranger, folder, running.log)
     assert (folder / "host_key").stat().st_mode & 0o777 == 0o600
 
 
@@ -317,7 +330,8 @@ async def test_idle_sessions_time_out_the_desk_has_a_limit_and_the_host_key_is_k
     config.write_text("ssh_idle_timeout = 3\n")
     authorized = str(server.folder / "authorized")
     flags = ("--max-sessions", "1", "--authorized-keys", authorized)
-    with running_server(server.folder, server.url, *flags) as port:
+    with running_server(server.folder, server.url, *flags) as running:
+        port = running.port
         async with await connect_to(port, "alice", server.keys["alice"]) as conn:
             host_key = asyncssh.read_private_key(server.folder / "host_key")
             assert conn.get_server_host_key().public_data == host_key.public_data
@@ -375,3 +389,252 @@ def test_bad_flags_are_refused_before_listening(
     code = main(["--db", sqlite_url, "--user", "root", "serve", "ssh", *flags])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- issue 16
+
+
+def _cursor_rows(output: bytes) -> list[int]:
+    return [int(row) for row in re.findall(rb"\x1b\[(\d+);\d+H", output)]
+
+
+def _children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the desks a server spawned)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+async def _refusal_of(conn: asyncssh.SSHClientConnection) -> Terminal:
+    process = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+    return Terminal(process)
+
+
+async def test_login_names_differing_in_case_are_one_user_for_the_per_user_limit(
+    server: Server,
+) -> None:
+    async with await connect(server, "Alice", server.keys["alice"]) as first:
+        await desk(first)
+        for name in ("ALICE", "alice"):
+            async with await connect(server, name, server.keys["alice"]) as again:
+                refused = await _refusal_of(again)
+                await refused.wait_for("'alice' already has 1 session open")
+
+
+@pytest.fixture
+def directory(desk: Desk) -> Desk:
+    """The seeded directory in the `db_url` database (under a name that leaves `desk()`)."""
+    return desk
+
+
+async def test_the_desk_gets_the_database_url_in_its_environment_never_on_its_command_line(
+    db_url: str, directory: Desk, clock: FixedClock, tmp_path: Path
+) -> None:
+    """On PostgreSQL with a password in the URL (trust authentication ignores it): no
+    process listing shows it. On SQLite the URL is not on the desk's command line either."""
+    secret = "not-a-real-secret-9f3a"
+    url = db_url
+    if db_url.startswith("postgresql"):
+        url = make_url(db_url).set(password=secret).render_as_string(hide_password=False)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    public = key.export_public_key().decode()
+    user_keys.add_key(directory.session, directory["alice"], clock, "alice", public)
+    directory.session.close()
+    with running_server(tmp_path, url) as running:
+        async with await connect_to(running.port, "alice", key) as conn:
+            await desk(conn)  # the desk reached the database through its environment
+            argvs = [
+                (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+                for pid in _children_of(running.pid)
+            ]
+    desks = [argv for argv in argvs if b"itsm_tui" in argv]
+    assert len(desks) == 1, argvs
+    assert b"--db" not in desks[0] and not any(secret.encode() in part for part in desks[0])
+    assert not any(db_url.encode() in part for part in desks[0])
+
+
+async def test_a_deactivated_user_is_put_out_of_an_open_session(
+    db_url: str, directory: Desk, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Deactivated by an admin's import while her desk is open: within seconds the server
+    hangs up her desk, tells her why and audits it (the feed carries the change: polled on
+    SQLite, notified on PostgreSQL)."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    data = validate(UserCreate, username="dora", role=Role.AGENT)
+    add_user(directory.session, directory["root"], clock, data)
+    public = key.export_public_key().decode()
+    user_keys.add_key(directory.session, directory["root"], clock, "dora", public)
+    directory.session.close()
+    users = tmp_path / "users.csv"
+    users.write_text("username,display_name,email,role,active,groups\ndora,dora,,agent,false,[]\n")
+    with running_server(tmp_path, db_url) as running:
+        async with await connect_to(running.port, "dora", key) as conn:
+            terminal = await desk(conn)
+            mark = len(terminal.output)
+            assert main(["--db", db_url, "--user", "root", "import", str(users)]) == 0
+            await terminal.wait_for(
+                "itsm: session closed: your account was deactivated", since=mark
+            )
+            await terminal.process.wait(timeout=PATIENCE_S)
+
+    def audited() -> bool:
+        return any("closed by the server" in entry for entry in ssh_sessions(db_url, "dora"))
+
+    await _until(audited, "dora's logout", PATIENCE_S)
+    assert re.fullmatch(
+        r"logout after \d+ s \(closed by the server: account deactivated\)",
+        ssh_sessions(db_url, "dora")[-1],
+    )
+    assert "ending dora's session" in running.log.read_text()
+
+
+async def test_removing_the_key_a_session_logged_in_with_ends_that_session(
+    server: Server,
+) -> None:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    database = open_database(server.url)
+    clock = FixedClock(T0)
+    try:
+        with database.session() as session:
+            carl = session.exec(select(User).where(User.username == "carl")).one()
+            user_keys.add_key(session, carl, clock, "carl", key.export_public_key().decode())
+        async with await connect(server, "carl", key) as conn:
+            terminal = await desk(conn)
+            mark = len(terminal.output)
+            with database.session() as session:
+                carl = session.exec(select(User).where(User.username == "carl")).one()
+                user_keys.remove_key(session, carl, clock, "carl", key.get_fingerprint("sha256"))
+            message = "itsm: session closed: the key you logged in with was removed"
+            await terminal.wait_for(message, since=mark)
+            await terminal.process.wait(timeout=PATIENCE_S)
+    finally:
+        database.dispose()
+
+    def audited() -> bool:
+        return any("closed by the server" in entry for entry in ssh_sessions(server.url, "carl"))
+
+    await _until(audited, "carl's logout", PATIENCE_S)
+    assert re.fullmatch(
+        r"logout after \d+ s \(closed by the server: login key removed\)",
+        ssh_sessions(server.url, "carl")[-1],
+    )
+
+
+def _log_says(server: Server, text: str) -> Callable[[], bool]:
+    return lambda: text in server.log.read_text(errors="replace")
+
+
+async def test_an_authorized_key_with_from_is_accepted_only_from_those_addresses(
+    server: Server,
+) -> None:
+    elsewhere, here = (asyncssh.generate_private_key("ssh-ed25519") for _ in range(2))
+    lines = [
+        b'from="10.0.0.0/8" ' + elsewhere.export_public_key(),
+        b'from="127.0.0.1,::1",no-port-forwarding ' + here.export_public_key(),
+    ]
+    (server.folder / "authorized" / "sue.pub").write_bytes(b"".join(lines))
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(server, "sue", elsewhere)
+    said = "its from= option does not allow 127.0.0.1"
+    await _until(_log_says(server, said), said, PATIENCE_S)
+    (await connect(server, "sue", here)).close()
+
+
+async def test_an_authorized_key_with_an_option_the_server_cannot_honour_is_refused(
+    server: Server,
+) -> None:
+    command, no_pty = (asyncssh.generate_private_key("ssh-ed25519") for _ in range(2))
+    lines = [
+        b'command="/bin/sh" ' + command.export_public_key(),
+        b"no-pty " + no_pty.export_public_key(),
+    ]
+    (server.folder / "authorized" / "root.pub").write_bytes(b"".join(lines))
+    for key, option in ((command, "command"), (no_pty, "no-pty")):
+        with pytest.raises(asyncssh.PermissionDenied):
+            await connect(server, "root", key)
+        fingerprint = key.get_fingerprint("sha256")
+        said = f"refused key {fingerprint} for 'root' from 127.0.0.1"
+        await _until(_log_says(server, said), said, PATIENCE_S)
+        assert f"option {option} is not supported" in server.log.read_text()
+
+
+async def test_a_huge_window_is_cut_down_to_the_largest_desk_size(server: Server) -> None:
+    """4000x4000 asked, at the start and in a window change: the desk is drawn at 500x200
+    (its footer on row 200, lines 500 wide; a 4000x4000 desk took 250 MB)."""
+    async with await connect(server, "bob", server.keys["bob"]) as conn:
+        terminal = await desk(conn, size=(4000, 4000))
+        await _footer_drawn_on(terminal, MAX_ROWS, since=0)
+        assert terminal.widest_line(0) == MAX_COLUMNS
+        # Smaller first, so the next one is a change (wide enough for the footer's `Quit`).
+        terminal.process.change_terminal_size(300, 100)
+        await _footer_drawn_on(terminal, 100, since=len(terminal.output))
+        mark = len(terminal.output)
+        terminal.process.change_terminal_size(4000, 4000)
+        await _footer_drawn_on(terminal, MAX_ROWS, since=mark)
+        assert terminal.widest_line(mark) == MAX_COLUMNS
+
+
+async def _footer_drawn_on(terminal: Terminal, row: int, since: int) -> None:
+    """Wait until the desk draws its footer (the line with `Quit`) on `row`."""
+
+    def drawn() -> bool:
+        return row in _footer_rows(bytes(terminal.output[since:]))
+
+    await _until(drawn, f"the footer on row {row}", PATIENCE_S, terminal)
+
+
+def _footer_rows(output: bytes) -> list[int]:
+    """The rows the desk drew its footer on, in order."""
+    moves = list(re.finditer(rb"\x1b\[(\d+);\d+H", output))
+    ends = [move.start() for move in moves[1:]] + [len(output)] if moves else []
+    return [
+        int(move.group(1))
+        for move, end in zip(moves, ends, strict=True)
+        if b"Quit" in _CSI.sub(b"", output[move.end() : end])
+    ]
+
+
+async def test_an_address_may_hold_only_so_many_connections_that_have_not_logged_in(
+    server: Server,
+) -> None:
+    """Ten connections from 127.0.0.1 that never log in (each has the server's banner, so
+    the server counts it): the eleventh is dropped at once; when one goes, a login works."""
+    idle: list[asyncio.StreamWriter] = []
+    try:
+        for _ in range(10):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            idle.append(writer)
+            assert (await asyncio.wait_for(reader.readline(), PATIENCE_S)).startswith(b"SSH-2.0")
+        with pytest.raises((asyncssh.Error, OSError)):
+            await connect(server, "bob", server.keys["bob"])
+        said = "refused a connection from 127.0.0.1: 10 still logging in"
+        await _until(_log_says(server, said), said, PATIENCE_S)
+        idle.pop().close()
+
+        async def logs_in() -> None:
+            (await connect(server, "bob", server.keys["bob"])).close()
+
+        await _eventually(logs_in, "a login once a place is free")
+    finally:
+        for writer in idle:
+            writer.close()
+
+
+async def _eventually(attempt: Callable[[], Awaitable[None]], what: str) -> None:
+    """`attempt` until it stops raising (the server notices a closed socket when it does)."""
+    started = time.monotonic()
+    while True:
+        try:
+            await attempt()
+            return
+        except (asyncssh.Error, OSError):
+            if time.monotonic() - started > PATIENCE_S:
+                raise AssertionError(f"not within {PATIENCE_S} s: {what}") from None
+            await asyncio.sleep(0.1)

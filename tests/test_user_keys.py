@@ -75,6 +75,10 @@ def test_a_user_adds_lists_and_removes_their_key_and_each_write_is_audited(
         ("PRIVATE", "not an SSH public key"),
         (None, "private key"),  # the private half of a real key
         ("two", "exactly one public key"),
+        # Stored without its options, a key limited to some addresses or to one command
+        # would let its holder in from anywhere to the desk: refused, saying why.
+        ('from="10.0.0.0/8" KEY', "authorized_keys options"),
+        ('command="/bin/true",no-pty KEY', "authorized_keys options"),
     ],
 )
 def test_junk_private_keys_and_several_keys_are_refused_with_nothing_written(
@@ -85,6 +89,8 @@ def test_junk_private_keys_and_several_keys_are_refused_with_nothing_written(
         text = key.export_private_key().decode()
     elif text == "two":
         text = _public(key) + _public(_key())
+    else:
+        text = text.replace("KEY", _public(key))
     refused(
         database,
         ValidationFailed,
@@ -152,8 +158,13 @@ def test_the_authorized_keys_directory(tmp_path: Path) -> None:
     )
     (tmp_path / "alice.pub").write_text(_public(two))
     (tmp_path / "bob.pub").write_text(_public(three))
-    assert _blobs(directory_keys(tmp_path, "alice")) == [one.public_data, two.public_data]
-    assert _blobs(directory_keys(tmp_path, "bob")) == [three.public_data]
+    alice = directory_keys(tmp_path, "alice")
+    assert _blobs([entry.key for entry in alice]) == [one.public_data, two.public_data]
+    assert [entry.where for entry in alice] == [
+        f"{tmp_path / 'alice'} line 3",
+        f"{tmp_path / 'alice.pub'} line 1",
+    ]
+    assert _blobs([entry.key for entry in directory_keys(tmp_path, "bob")]) == [three.public_data]
     assert directory_keys(tmp_path, "carl") == []
     assert directory_keys(tmp_path, "../" + tmp_path.name + "/bob") == []
     assert directory_keys(None, "alice") == []

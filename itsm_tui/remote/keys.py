@@ -1,9 +1,11 @@
 """Keys for the SSH server: its host key (generated once, kept 0600) and the client keys
-found in an authorized-keys directory (`DIR/<username>` or `DIR/<username>.pub`)."""
+found in an authorized-keys directory (`DIR/<username>` or `DIR/<username>.pub`), with the
+authorized_keys options each line carries (`HONOURED_OPTIONS`)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
@@ -30,12 +32,43 @@ def load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
     return key
 
 
-def _key_of_line(line: str) -> asyncssh.SSHKey | None:
-    """One authorized_keys line -> its key; options before the key type are skipped (they
-    are not enforced: this server only ever runs the desk). Comments and junk give None."""
-    line = line.strip()
-    if not line or line.startswith("#"):
+# The authorized_keys options this server honours. `from=` is checked against the client's
+# address at each login; the others forbid what the server never offers anyway (forwarding,
+# ~/.ssh/rc). Any other option (`command=`, `no-pty`, `environment=`, `cert-authority`...) asks
+# for something a server that only runs the desk on a terminal cannot do, so a key carrying
+# one is refused rather than accepted with the option silently dropped.
+HONOURED_OPTIONS = frozenset(
+    {"from", "restrict", "no-port-forwarding", "no-agent-forwarding", "no-x11-forwarding"}
+    | {"no-user-rc"}
+)
+
+
+@dataclass(frozen=True)
+class DirectoryKey:
+    """One line of an authorized-keys file: its key, and the line itself (with its options)
+    as asyncssh reads it, to match `from=` against the client at login."""
+
+    key: asyncssh.SSHKey
+    line: asyncssh.SSHAuthorizedKeys
+    where: str  # `DIR/alice.pub line 3`, for the log
+
+    def refusal(self, offered: asyncssh.SSHKey, address: str) -> str | None:
+        """Why `offered` (this line's key) may not log in from `address`, or None."""
+        try:
+            options = self.line.validate(offered, address, address)
+        except ValueError:  # not an IP address asyncssh can match (a scoped IPv6 one, say)
+            return f"from= cannot be checked against {address}"
+        if options is None:
+            return f"its from= option does not allow {address}"
+        unknown = sorted(set(options) - HONOURED_OPTIONS)
+        if unknown:
+            names = ", ".join(unknown)
+            return f"option {names} is not supported (this server only runs the desk)"
         return None
+
+
+def _key_of_line(line: str) -> asyncssh.SSHKey | None:
+    """The key on an authorized_keys line, whatever options come before its type."""
     words = line.split()
     for index, word in enumerate(words):
         if word.startswith(_KEY_PREFIXES):
@@ -46,7 +79,23 @@ def _key_of_line(line: str) -> asyncssh.SSHKey | None:
     return None
 
 
-def directory_keys(directory: Path | None, username: str) -> list[asyncssh.SSHKey]:
+def _entry_of_line(line: str, where: str) -> DirectoryKey | None:
+    """One authorized_keys line with its options; comments, junk and unreadable options
+    give None (an unreadable option never lets its key in)."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    key = _key_of_line(line)
+    if key is None:
+        return None
+    try:
+        parsed = asyncssh.import_authorized_keys(line)
+    except (asyncssh.KeyImportError, ValueError):
+        return None
+    return DirectoryKey(key, parsed, where)
+
+
+def directory_keys(directory: Path | None, username: str) -> list[DirectoryKey]:
     """The keys in `DIR/<username>` and `DIR/<username>.pub`, read now (no cache, so an edit
     takes effect at the next login). A name with a path separator never reaches a file."""
     if directory is None or "/" in username or username.startswith("."):
@@ -55,7 +104,8 @@ def directory_keys(directory: Path | None, username: str) -> list[asyncssh.SSHKe
     for name in (username, f"{username}.pub"):
         path = directory / name
         if path.is_file():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                if (key := _key_of_line(line)) is not None:
-                    keys.append(key)
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for number, line in enumerate(text.splitlines(), start=1):
+                if (entry := _entry_of_line(line, f"{path} line {number}")) is not None:
+                    keys.append(entry)
     return keys

@@ -1,9 +1,15 @@
 """`itsm serve ssh`: an SSH server where every session runs its own desk process on a pty.
 
 Authentication is by public key only, checked against the database (`itsm user key add`)
-and an optional authorized-keys directory, both read afresh at each login. The SSH login name
-is the ITSM user, who must exist and be active. Limits (sessions overall and per user) and the
-idle timeout are enforced here; logins and logouts go to the audit trail.
+and an optional authorized-keys directory (whose `from=` it honours), both read afresh at each
+login. The SSH login name resolves to the ITSM user (case-insensitively), who must exist and
+be active; a user deactivated, or whose login key is removed, is put out of an open session
+within seconds (remote/ssh_access.py). Limits (sessions overall and per user, connections
+still logging in per address, the window size: remote/ssh_limits.py) and the idle timeout are
+enforced here; logins and logouts go to the audit trail.
+
+The desk process gets the database URL in its environment (ITSM_DATABASE_URL), never on its
+command line, where any local user could read a password with `ps`.
 """
 
 from __future__ import annotations
@@ -13,25 +19,28 @@ import contextlib
 import os
 import signal
 import sys
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
 
 from itsm_tui.clock import Clock
-from itsm_tui.remote import ready, session_kind
-from itsm_tui.remote.keys import directory_keys, load_or_create_host_key
+from itsm_tui.config import DATABASE_ENV
+from itsm_tui.remote import ready, session_kind, ssh_access
+from itsm_tui.remote.keys import load_or_create_host_key
 from itsm_tui.remote.pty_session import PtyChild
+from itsm_tui.remote.ssh_access import Login, Revoked
+from itsm_tui.remote.ssh_limits import PendingLogins, Sessions, clamp_size
 from itsm_tui.services import ssh_sessions, user_keys
 from itsm_tui.store.database import Database
 
 FINGERPRINT_INFO = "itsm_key_fingerprint"
+USERNAME_INFO = "itsm_username"  # the directory user the login name resolved to
 EXIT_REFUSED = 1
 # What the child must not inherit from the server's own environment: it acts for the SSH
-# user (given with --user) on the server's database (--db), nothing else.
-_DROPPED_ENV = ("ITSM_USER", "ITSM_DATABASE_URL", "TERM", "COLORTERM", "LINES", "COLUMNS")
+# user (given with --user) on the server's database (ITSM_DATABASE_URL), nothing else.
+_DROPPED_ENV = ("ITSM_USER", DATABASE_ENV, "TERM", "COLORTERM", "LINES", "COLUMNS")
 
 
 @dataclass(frozen=True)
@@ -45,30 +54,24 @@ class ServeOptions:
     max_sessions_per_user: int = 3
     low_bandwidth: bool = False
     grace: float = 2.0  # between SIGHUP, SIGTERM and SIGKILL for a left session
+    # Connections not yet authenticated, per client address, and how long one may take to
+    # log in (asyncssh's default is 2 minutes; a person with a key needs seconds).
+    max_pending_per_address: int = 10
+    login_timeout: float = 30.0
 
 
-@dataclass
-class Sessions:
-    """Who is connected now, to enforce the overall and per-user limits."""
+@dataclass(eq=False)  # one per session, hashed by identity
+class _Open:
+    """An open session as the access checks see it: whose, with which key, and how to end
+    it (`ended` gets the reason)."""
 
-    limit: int
-    per_user: int
-    by_user: Counter[str] = field(default_factory=Counter)
+    username: str
+    fingerprint: str
+    ended: asyncio.Future[Revoked]
 
-    def admit(self, username: str) -> str | None:
-        """Take a place for `username`, or say why not."""
-        if sum(self.by_user.values()) >= self.limit:
-            return f"the desk is full ({self.limit} sessions); try again later"
-        if self.by_user[username] >= self.per_user:
-            sessions = "session" if self.per_user == 1 else "sessions"
-            return f"'{username}' already has {self.per_user} {sessions} open; close one first"
-        self.by_user[username] += 1
-        return None
 
-    def release(self, username: str) -> None:
-        self.by_user[username] -= 1
-        if self.by_user[username] <= 0:
-            del self.by_user[username]
+def _stderr(line: str) -> None:
+    print(f"itsm serve ssh: {line}", file=sys.stderr, flush=True)
 
 
 class DeskServer:
@@ -82,23 +85,43 @@ class DeskServer:
         self.database_url = database_url
         self.clock = clock
         self.sessions = Sessions(options.max_sessions, options.max_sessions_per_user)
+        self.pending = PendingLogins(options.max_pending_per_address)
         self.children: set[PtyChild] = set()
+        self.open: set[_Open] = set()
+        self.log: Callable[[str], None] = _stderr
         self._handlers: set[asyncio.Task[object]] = set()
 
     # -------------------------------------------------------------- authentication
 
-    def allowed_keys(self, username: str) -> list[asyncssh.SSHKey]:
-        """Registered keys plus the directory's, for an active user only (read now)."""
-        with self.database.session() as session:
-            keys = user_keys.login_keys(session, username)
-        if keys is None:
-            return []
-        return keys + directory_keys(self.options.authorized_keys, username)
+    def login(self, login_name: str) -> Login | None:
+        """The active user `login_name` resolves to, with every key that may log in as them
+        (read now); None for an unknown or deactivated user."""
+        return ssh_access.resolve(self.database, self.options.authorized_keys, login_name)
+
+    # -------------------------------------------------------------- access while open
+
+    async def recheck_access(self) -> None:
+        """End the open sessions whose user was deactivated or whose key was removed."""
+        sessions = list(self.open)
+        if not sessions:
+            return
+        verdicts = await asyncio.to_thread(
+            ssh_access.check_sessions,
+            self.database,
+            self.options.authorized_keys,
+            {(s.username, s.fingerprint) for s in sessions},
+        )
+        for s in sessions:
+            verdict = verdicts.get((s.username, s.fingerprint))
+            if verdict is not None and not s.ended.done():
+                self.log(f"ending {s.username}'s session ({s.fingerprint}): {verdict.audit}")
+                s.ended.set_result(verdict)
 
     # -------------------------------------------------------------- sessions
 
     def child_argv(self, username: str) -> list[str]:
-        argv = [sys.executable, "-m", "itsm_tui", "--db", self.database_url, "--user", username]
+        """The desk for `username`; the database URL goes in its environment (child_env)."""
+        argv = [sys.executable, "-m", "itsm_tui", "--user", username]
         if self.options.low_bandwidth:
             argv.append("--low-bandwidth")
         return argv
@@ -108,6 +131,7 @@ class DeskServer:
         pty carries the size, and Textual (shutil.get_terminal_size) would prefer those
         variables to it, so a resize would never be seen."""
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+        env[DATABASE_ENV] = self.database_url
         env["TERM"] = process.term_type or "xterm-256color"
         env[session_kind.REMOTE_ENV] = session_kind.SSH
         colorterm = process.env.get("COLORTERM")
@@ -117,7 +141,7 @@ class DeskServer:
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         """One SSH session: admit, audit the login, run the desk, audit the logout."""
-        username = process.get_extra_info("username")
+        username = process.get_extra_info(USERNAME_INFO)
         peer = process.get_extra_info("peername") or ("?", 0)
         fingerprint = process.get_extra_info(FINGERPRINT_INFO) or "?"
         if process.term_type is None:
@@ -131,6 +155,7 @@ class DeskServer:
         handler = asyncio.current_task()
         if handler is not None:
             self._handlers.add(handler)
+        revoked: Revoked | None = None
         try:
             await asyncio.to_thread(
                 self._audit,
@@ -139,11 +164,12 @@ class DeskServer:
                 f"{peer[0]}:{peer[1]}",
                 fingerprint,
             )
-            await self._run(process, username)
+            revoked = await self._run(process, username, fingerprint)
         finally:
             self.sessions.release(username)
             seconds = asyncio.get_running_loop().time() - started
-            await asyncio.to_thread(self._audit, ssh_sessions.record_logout, username, seconds)
+            why = revoked.audit if revoked is not None else ""
+            await asyncio.to_thread(self._audit, ssh_sessions.record_logout, username, seconds, why)
             if handler is not None:
                 self._handlers.discard(handler)
 
@@ -151,18 +177,31 @@ class DeskServer:
         with self.database.session() as session:
             write(session, self.clock, *args)
 
-    async def _run(self, process: asyncssh.SSHServerProcess[bytes], username: str) -> None:
+    async def _run(
+        self, process: asyncssh.SSHServerProcess[bytes], username: str, fingerprint: str
+    ) -> Revoked | None:
+        """Run the desk until it exits, the client leaves, it idles out or access is lost
+        (then the reason is returned)."""
         columns, rows = _size(process)
         child = await PtyChild.spawn(
             self.child_argv(username), self.child_env(process), columns, rows, _writer(process)
         )
         self.children.add(child)
-        activity = _Activity(asyncio.get_running_loop().time())
+        loop = asyncio.get_running_loop()
+        entry = _Open(username, fingerprint, loop.create_future())
+        self.open.add(entry)
+        activity = _Activity(loop.time())
         pump = asyncio.create_task(_pump_input(process, child, activity))
         exited = asyncio.create_task(child.wait())
         idle = asyncio.create_task(self._idle(activity))
+        ended = entry.ended
         try:
-            await asyncio.wait({pump, exited, idle}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({pump, exited, idle, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if ended.done():
+                status = await child.terminate(self.options.grace)
+                _say(process, f"\r\nitsm: session closed: {ended.result().message}\r\n")
+                _exit(process, status)
+                return ended.result()
             if exited.done():
                 await child.drain()
                 _exit(process, exited.result())
@@ -174,7 +213,10 @@ class DeskServer:
             else:  # the client left: hang up the desk; its writes are whole transactions
                 await child.terminate(self.options.grace)
                 _exit(process, 0)
+            return None
         finally:
+            self.open.discard(entry)
+            ended.cancel()
             for task in (pump, exited, idle):
                 task.cancel()
             if child.process.returncode is None:
@@ -209,7 +251,7 @@ def _duration(seconds: float) -> str:
 
 def _size(process: asyncssh.SSHServerProcess[bytes]) -> tuple[int, int]:
     columns, rows = process.term_size[:2]
-    return (columns or 80, rows or 24)
+    return clamp_size(columns, rows)
 
 
 def _writer(process: asyncssh.SSHServerProcess[bytes]) -> Callable[[bytes], None]:
@@ -245,7 +287,8 @@ async def _pump_input(
         try:
             data = await process.stdin.read(4096)
         except asyncssh.TerminalSizeChanged as change:
-            child.resize(change.width, change.height)
+            if change.width > 0 and change.height > 0:
+                child.resize(*clamp_size(change.width, change.height))
             continue
         except (asyncssh.BreakReceived, asyncssh.SignalReceived):
             continue
@@ -258,18 +301,46 @@ async def _pump_input(
 
 
 class _SshServer(asyncssh.SSHServer):
-    """Per connection: public keys only, matched against the keys read at this login."""
+    """Per connection: public keys only, matched against the keys read at this login; at
+    most `max_pending_per_address` connections per address until they authenticate."""
 
     def __init__(self, desk: DeskServer) -> None:
         self._desk = desk
         self._conn: asyncssh.SSHServerConnection | None = None
-        self._keys: list[asyncssh.SSHKey] = []
+        self._login: Login | None = None
+        self._address = ""
+        self._pending = False
+        self._logged: set[str] = set()
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        self._address = str((conn.get_extra_info("peername") or ("?",))[0])
+        if not self._desk.pending.enter(self._address):
+            limit = self._desk.options.max_pending_per_address
+            self._log_once(f"refused a connection from {self._address}: {limit} still logging in")
+            conn.abort()
+            return
+        self._pending = True
+
+    def _leave_pending(self) -> None:
+        if self._pending:
+            self._pending = False
+            self._desk.pending.leave(self._address)
+
+    def auth_completed(self) -> None:
+        self._leave_pending()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._leave_pending()
+
+    def _log_once(self, line: str) -> None:
+        """asyncssh asks about a key twice (the query, then the signature): log once."""
+        if line not in self._logged:
+            self._logged.add(line)
+            self._desk.log(line)
 
     async def begin_auth(self, username: str) -> bool:
-        self._keys = await asyncio.to_thread(self._desk.allowed_keys, username)
+        self._login = await asyncio.to_thread(self._desk.login, username)
         return True  # always authenticate; an unknown user simply has no keys
 
     def public_key_auth_supported(self) -> bool:
@@ -282,12 +353,33 @@ class _SshServer(asyncssh.SSHServer):
         return False
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        blob = key.public_data
-        if not any(known.public_data == blob for known in self._keys):
+        login = self._login
+        if login is None:
+            return False
+        fingerprint = user_keys.fingerprint_of(key)
+        registered = any(known.public_data == key.public_data for known in login.database_keys)
+        if not registered and not self._directory_lets_in(login, key, fingerprint):
             return False
         assert self._conn is not None
-        self._conn.set_extra_info(**{FINGERPRINT_INFO: user_keys.fingerprint_of(key)})
+        extra = {FINGERPRINT_INFO: fingerprint, USERNAME_INFO: login.username}
+        self._conn.set_extra_info(**extra)
         return True
+
+    def _directory_lets_in(self, login: Login, key: asyncssh.SSHKey, fingerprint: str) -> bool:
+        """Whether a line of the authorized-keys directory with this key admits the client
+        (its `from=` matches, it has no option the server cannot honour); each refusal is
+        logged, so an administrator learns why a listed key did not work."""
+        for entry in login.directory_keys:
+            if entry.key.public_data != key.public_data:
+                continue
+            refusal = entry.refusal(key, self._address)
+            if refusal is None:
+                return True
+            self._log_once(
+                f"refused key {fingerprint} for '{login.username}' from {self._address} "
+                f"({entry.where}): {refusal}"
+            )
+        return False
 
 
 async def start(desk: DeskServer) -> asyncssh.SSHAcceptor:
@@ -306,6 +398,7 @@ async def start(desk: DeskServer) -> asyncssh.SSHAcceptor:
         allow_scp=False,
         agent_forwarding=False,
         x11_forwarding=False,
+        login_timeout=options.login_timeout,
     )
 
 
@@ -316,6 +409,8 @@ async def serve(
     listening, say so (`announce` gets the `listening on` line, `ready_file` the URL)."""
     ready.clear(ready_file)
     acceptor = await start(desk)
+    watching = ssh_access.watch_access(desk.database, desk.recheck_access, desk.log)
+    watch = asyncio.create_task(watching)
     try:
         host, port = acceptor.sockets[0].getsockname()[:2]
         announce(ready.listening_line("ssh", host, port))
@@ -328,4 +423,5 @@ async def serve(
     finally:
         ready.clear(ready_file)
         acceptor.close()
+        watch.cancel()
         await desk.close()

@@ -39,6 +39,10 @@ def record_login(
     _record(session, clock, username, f"login from {peer} key {fingerprint}")
 
 
-def record_logout(session: Session, clock: Clock, username: str, seconds: float) -> None:
-    """`logout after 12 s`."""
-    _record(session, clock, username, f"logout after {round(seconds)} s")
+def record_logout(
+    session: Session, clock: Clock, username: str, seconds: float, closed_because: str = ""
+) -> None:
+    """`logout after 12 s`, or `logout after 12 s (closed by the server: account
+    deactivated)` when the server ended the session because the user lost access."""
+    reason = f" (closed by the server: {closed_because})" if closed_because else ""
+    _record(session, clock, username, f"logout after {round(seconds)} s{reason}")

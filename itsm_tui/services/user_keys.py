@@ -2,11 +2,13 @@
 
 Keys are directory data (audited like users and groups). A user may register and remove their
 own keys; only an admin may touch someone else's. The SSH server reads them on every login
-(`login_keys`), so a removed key stops working at the next connection.
+(`login_user`), so a removed key stops working at the next connection, and re-reads them when
+the change feed reports a user change, so it also ends the sessions opened with it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncssh
@@ -54,6 +56,12 @@ def public_key_text(value: str) -> str:
     try:
         asyncssh.import_public_key(value)
     except (asyncssh.KeyImportError, ValueError) as error:
+        if _has_options(value):
+            raise ValueError(
+                "authorized_keys options (from=, command=, no-pty, ...) are not kept with "
+                "a registered key; register the bare key, or put the line in the "
+                "--authorized-keys directory of itsm serve ssh, which honours from="
+            ) from None
         raise ValueError(f"not an SSH public key ({error})") from None
     return value
 
@@ -73,6 +81,16 @@ def canonical_key_line(text: str) -> str:
     """A valid key line as the desk stores and exports it (comment cut to 200 characters),
     so an imported key compares equal to its export."""
     return key_line(*stored_parts(asyncssh.import_public_key(public_key_text(text))))
+
+
+def _has_options(line: str) -> bool:
+    """Whether `line` is a key with authorized_keys options before it (refused, never
+    stored without them: a key limited by `from=` must not become a key limited by nothing)."""
+    try:
+        asyncssh.import_authorized_keys(line)
+    except (asyncssh.KeyImportError, ValueError):
+        return False
+    return True
 
 
 class KeyRecord(BaseModel):
@@ -188,12 +206,30 @@ def list_keys(session: Session, actor: User, username: str) -> list[KeyRecord]:
     return [_record(owner.username, row) for row in _keys_of(session, owner)]
 
 
-def login_keys(session: Session, username: str) -> list[asyncssh.SSHKey] | None:
-    """The keys that may log in as `username`, or None when no active user has that name
-    (the SSH server refuses every key then). Read fresh on every login, no cache."""
-    user = find_user(session, username)
+@dataclass(frozen=True)
+class LoginUser:
+    """Whom an SSH login name resolves to: the directory's username (names are
+    case-insensitive, so `Alice` and `ALICE` are `alice`) and the keys registered for them."""
+
+    username: str
+    keys: list[asyncssh.SSHKey]
+
+
+def login_user(session: Session, login_name: str) -> LoginUser | None:
+    """The active user `login_name` resolves to, with their keys, or None when no active user
+    has that name (the SSH server refuses every key then). Read fresh on every login and
+    whenever the server re-checks an open session, no cache."""
+    user = find_user(session, login_name)
     if user is None or not user.active:
+        session.rollback()
         return None
-    rows = _keys_of(session, user)
+    username, rows = user.username, _keys_of(session, user)
+    keys = [asyncssh.import_public_key(f"{row.key_type} {row.key_data}") for row in rows]
     session.rollback()  # end the read transaction; the server keeps no session open
-    return [asyncssh.import_public_key(f"{row.key_type} {row.key_data}") for row in rows]
+    return LoginUser(username, keys)
+
+
+def login_keys(session: Session, username: str) -> list[asyncssh.SSHKey] | None:
+    """The keys that may log in as `username`, or None when no active user has that name."""
+    found = login_user(session, username)
+    return None if found is None else found.keys
