@@ -328,6 +328,27 @@ async def test_other_sites_and_other_host_names_are_refused_before_any_desk_star
             await tab.wait_for(lambda seen: "(agent)" in seen, "the desk was drawn")
 
 
+async def test_no_other_site_can_frame_the_desk(
+    server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    """A page on another site, open in the operator's browser, can put the desk's page in an
+    (invisible) frame: a frame's request carries no Origin, so the page loads, and its script
+    opens the websocket with the desk's own Origin. Each frame started a desk process (twenty
+    filled --max-sessions' default) and the frame took the user's clicks and keys. Every
+    answer tells the browser not to render it in another page's frame."""
+    port, _ = server
+    here = f"127.0.0.1:{port}"
+    # As a browser sends a frame's request: no Origin, fetch metadata naming another site.
+    framed = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe"}
+    async with aiohttp.ClientSession() as client:
+        for path, status in (("/", 200), ("/static/js/textual.js", 200), ("/nowhere", 404)):
+            async with client.get(f"http://{here}{path}", headers=framed) as answer:
+                assert answer.status == status, path
+                assert answer.headers.get("X-Frame-Options") == "DENY", path
+                policy = answer.headers.get("Content-Security-Policy", "")
+                assert "frame-ancestors 'none'" in policy, path
+
+
 async def test_a_browser_cannot_give_the_desk_a_huge_terminal(
     server: tuple[int, subprocess.Popen[bytes]],
 ) -> None:
