@@ -92,7 +92,8 @@ async def _forbid_framing(_request: web.Request, response: web.StreamResponse) -
 
 
 class DeskAppService(AppService):
-    """One browser tab's desk process, which never gets a terminal size beyond the clamp."""
+    """One browser tab's desk process, which never gets a terminal size beyond the clamp,
+    and whose tab is closed when it ends."""
 
     async def start(self, width: int, height: int) -> None:
         await super().start(*(web_guard.clamp_size(width, height) or (80, 24)))
@@ -101,6 +102,14 @@ class DeskAppService(AppService):
         size = web_guard.clamp_size(width, height)
         if size is not None:
             await super().set_terminal_size(*size)
+
+    async def run(self) -> None:
+        """textual-serve's relay until the desk process ends, then the tab's websocket is
+        closed. A desk that ends without saying so (it failed at start: its database gone,
+        its user deactivated) left the tab open and blank, holding a --max-sessions slot for
+        as long as the tab stayed open. (A desk that quits has already closed it.)"""
+        await super().run()
+        await self.remote_close()
 
 
 class DeskWebServer(Server):
