@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -32,7 +31,7 @@ from itsm_tui.commands import (
     ProblemNumberProvider,
 )
 from itsm_tui.domain.change_approvals import CabPolicy
-from itsm_tui.remote import session_kind
+from itsm_tui.remote.remote_safe_app import RemoteSafeApp
 from itsm_tui.screens.change_calendar import ChangeCalendarScreen
 from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.screens.problem_board import ProblemBoardScreen
@@ -59,7 +58,7 @@ DATABASE_SOURCES = {
 }
 
 
-class ITSMApp(App[None]):
+class ITSMApp(RemoteSafeApp[None]):
     # All styling lives in tcss files, one per feature, loaded in name order.
     CSS_PATH = sorted(str(path) for path in (Path(__file__).parent / "styles").glob("*.tcss"))
     TITLE = "itsm-tui"
@@ -374,24 +373,6 @@ class ITSMApp(App[None]):
         # A dialog is answered or cancelled before the desk moves on.
         moves = ("switch_mode", "inbox", "new_incident")
         return not (action in moves and isinstance(self.screen, ModalScreen))
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Textual's system commands, less "Screenshot" in a remote desk: it saves an SVG in
-        the server account's Downloads, a server path the remote user has no business with."""
-        remote = session_kind.is_remote()
-        for command in super().get_system_commands(screen):
-            if not (remote and command.title == "Screenshot"):
-                yield command
-
-    def deliver_screenshot(
-        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
-    ) -> str | None:
-        """No screenshot at all in a remote desk, whatever asks (the `screenshot` action, a
-        binding someone adds later): it would write a file on the server."""
-        if session_kind.is_remote():
-            self.notify("Screenshots are not taken in a remote desk.", severity="warning")
-            return None
-        return super().deliver_screenshot(filename, path, time_format)
 
     async def action_quit_desk(self) -> None:
         await self.action_quit()

@@ -12,13 +12,14 @@ from enum import StrEnum
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from itsm_tui.display import printable
+from itsm_tui.remote.remote_safe_app import RemoteSafeApp
 
 
 class FirstRunChoice(StrEnum):
@@ -26,8 +27,9 @@ class FirstRunChoice(StrEnum):
     NEW = "new"
 
 
-class FirstRunApp(App[FirstRunChoice | None]):
-    """Returns the choice, or None when the user quits (nothing is created then)."""
+class FirstRunApp(RemoteSafeApp[FirstRunChoice | None]):
+    """Returns the choice, or None when the user quits (nothing is created then). An sshd
+    forced command `itsm` shows it to a remote person: hence `RemoteSafeApp`."""
 
     TITLE = "itsm"
     CSS = """

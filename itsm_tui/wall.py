@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import ContentSwitcher, Static
 
 from itsm_tui import low_bandwidth as low_bandwidth_settings
 from itsm_tui.clock import Clock, SystemClock
+from itsm_tui.remote.remote_safe_app import RemoteSafeApp
 from itsm_tui.services.wall_figures import WallFigures
 from itsm_tui.widgets.wall import VIEWS, ChangesPanel, MajorTakeover, QueuePanel, SlaPanel
 from itsm_tui.workers.wall_reader import WallReader, WallUnavailable
@@ -54,7 +55,7 @@ class WallHeader(Static):
         self.update(line)
 
 
-class WallApp(App[None]):
+class WallApp(RemoteSafeApp[None]):
     # The compliance gauges are the SLA dashboard's, styled by its sheet.
     CSS_PATH = [str(Path(__file__).parent / "styles" / name) for name in ("sla.tcss", "wall.tcss")]
     TITLE = "itsm NOC wall"

@@ -27,6 +27,7 @@ from itsm_tui.clock import FixedClock
 from itsm_tui.config import DATABASE_ENV, Settings, resolve_settings
 from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.remote.web import desk_command
+from itsm_tui.store.database import sqlite_file
 from tests.serve_helpers import wait_until_ready
 from tests.tui_helpers import seeded_desk
 
@@ -328,6 +329,27 @@ async def test_other_sites_and_other_host_names_are_refused_before_any_desk_star
             await tab.wait_for(lambda seen: "(agent)" in seen, "the desk was drawn")
 
 
+async def test_no_other_site_can_frame_the_desk(
+    server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    """A page on another site, open in the operator's browser, can put the desk's page in an
+    (invisible) frame: a frame's request carries no Origin, so the page loads, and its script
+    opens the websocket with the desk's own Origin. Each frame started a desk process (twenty
+    filled --max-sessions' default) and the frame took the user's clicks and keys. Every
+    answer tells the browser not to render it in another page's frame."""
+    port, _ = server
+    here = f"127.0.0.1:{port}"
+    # As a browser sends a frame's request: no Origin, fetch metadata naming another site.
+    framed = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe"}
+    async with aiohttp.ClientSession() as client:
+        for path, status in (("/", 200), ("/static/js/textual.js", 200), ("/nowhere", 404)):
+            async with client.get(f"http://{here}{path}", headers=framed) as answer:
+                assert answer.status == status, path
+                assert answer.headers.get("X-Frame-Options") == "DENY", path
+                policy = answer.headers.get("Content-Security-Policy", "")
+                assert "frame-ancestors 'none'" in policy, path
+
+
 async def test_a_browser_cannot_give_the_desk_a_huge_terminal(
     server: tuple[int, subprocess.Popen[bytes]],
 ) -> None:
@@ -395,3 +417,31 @@ async def test_with_max_sessions_the_next_tab_is_refused_clearly_until_one_close
             async with client.ws_connect(f"ws://{here}/ws?width=100&height=30") as websocket:
                 second = Tab(websocket)
                 await second.wait_for(lambda seen: "(agent)" in seen, "the second desk was drawn")
+
+
+async def test_a_desk_that_fails_to_start_closes_its_tab_and_frees_its_slot(
+    desk_url: str, tmp_path: Path
+) -> None:
+    """A desk process that ends without saying so (here its database went away after the
+    server started, so it exits at start with an error) left its tab's websocket open and
+    blank, holding a --max-sessions slot for as long as the tab stayed open: the desk was
+    full of dead tabs. The server now closes the tab once its desk has ended."""
+    with _serving(desk_url, tmp_path, "--max-sessions", "1") as (port, _process):
+        here = f"127.0.0.1:{port}"
+        database = sqlite_file(desk_url)
+        assert database is not None
+        database.rename(tmp_path / "moved-away.sqlite")
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"ws://{here}/ws?width=100&height=30") as websocket:
+                async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                    async for _ in websocket:  # whatever it draws, until the server closes
+                        pass
+                assert websocket.closed
+
+            async def page_status() -> int:
+                async with client.get(f"http://{here}/") as answer:
+                    return answer.status
+
+            async with asyncio.timeout(STARTUP_TIMEOUT_S):  # the slot is given back
+                while await page_status() != 200:
+                    await asyncio.sleep(0.1)

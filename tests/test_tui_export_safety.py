@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
+from itsm_tui.first_run import FirstRunApp
 from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.screens.report_dialogs import ExportDialog
 from itsm_tui.screens.reports import ReportsScreen
@@ -96,6 +97,15 @@ async def test_a_local_export_to_the_databases_wal_is_refused_in_the_dialog(
         assert (wal.read_bytes() if wal.exists() else None) == before
 
 
+def _no_match(app: Any) -> bool:
+    """The open command palette says "No matches found"."""
+    found = app.screen.query(CommandList)
+    return bool(found) and any(
+        found.first().get_option_at_index(i).id == "--no-matches"
+        for i in range(found.first().option_count)
+    )
+
+
 @pytest.mark.parametrize("remote", [False, True])
 async def test_screenshot_is_a_command_only_in_a_local_desk(
     remote: bool, desk_db: tuple[str, Desk], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -111,15 +121,7 @@ async def test_screenshot_is_a_command_only_in_a_local_desk(
         assert "Quit" in titles  # the rest of Textual's system commands stay
         await pilot.press("ctrl+p", *"Screenshot")
         if remote:
-
-            def no_match() -> bool:
-                found = app.screen.query(CommandList)
-                return bool(found) and any(
-                    found.first().get_option_at_index(i).id == "--no-matches"
-                    for i in range(found.first().option_count)
-                )
-
-            await until(pilot, no_match, "'No matches found' for Screenshot")
+            await until(pilot, lambda: _no_match(app), "'No matches found' for Screenshot")
             await pilot.press("escape")
             # Nor by its action, whatever binding someone adds later.
             await app.run_action("screenshot")
@@ -132,3 +134,26 @@ async def test_screenshot_is_a_command_only_in_a_local_desk(
     for screen_type in (ITSMApp, *ITSMApp.MODES.values()):
         actions = [getattr(b, "action", "") for b in getattr(screen_type, "BINDINGS", [])]
         assert not [a for a in actions if "screenshot" in a]
+
+
+async def test_the_first_run_question_takes_no_screenshot_in_an_sshd_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`command="itsm"` in authorized_keys on a server with no database yet: the remote person
+    gets the first-run question, a Textual app of its own, whose palette offered Textual's
+    "Screenshot": an SVG written into the server account's Downloads at every use."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # where Downloads would be
+    monkeypatch.setenv("SSH_CONNECTION", "203.0.113.9 50000 192.0.2.1 22")  # as sshd sets it
+    app = FirstRunApp(default_path="/data/itsm.sqlite", demo_path=None)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Screenshot" not in titles and "Quit" in titles
+        await pilot.press("ctrl+p", *"Screenshot")
+        await until(pilot, lambda: _no_match(app), "'No matches found' for Screenshot")
+        await pilot.press("escape")
+        await app.run_action("screenshot")
+        await settle(pilot)
+        assert any("not taken in a remote desk" in n.message for n in app._notifications)
+    assert app.return_value is None  # nothing chosen, nothing created
+    assert not list(tmp_path.rglob("*.svg"))

@@ -15,6 +15,8 @@ once every socket is listening; that moment is when we announce readiness.
 
 Guarded (remote/web_guard.py): a request from another site's page (its `Origin`) or for
 another host name (its `Host`: DNS rebinding) gets 403 on every route, before any handler;
+every answer forbids framing (`X-Frame-Options`, CSP `frame-ancestors`), since a frame's
+request carries no `Origin` and its page's websocket carries ours;
 at most `max_sessions` desk processes run at once, and when they do the page and the
 websocket get 503 with a sentence saying so, before any desk process starts; a browser's
 terminal size is clamped before the desk sees it. textual-serve's websocket handler is
@@ -78,8 +80,20 @@ def write_page_template(folder: Path) -> Path:
     return folder
 
 
+# Sent with every answer (page, files, downloads, refusals): no other page may frame ours.
+NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+
+
+async def _forbid_framing(_request: web.Request, response: web.StreamResponse) -> None:
+    """Another site's page could put the desk in an invisible frame: the frame's request has
+    no Origin, and the page's script then opens the websocket with our own, so each frame
+    started a desk process (filling --max-sessions) and took the user's clicks and keys."""
+    response.headers.update(NO_FRAMING)
+
+
 class DeskAppService(AppService):
-    """One browser tab's desk process, which never gets a terminal size beyond the clamp."""
+    """One browser tab's desk process, which never gets a terminal size beyond the clamp,
+    and whose tab is closed when it ends."""
 
     async def start(self, width: int, height: int) -> None:
         await super().start(*(web_guard.clamp_size(width, height) or (80, 24)))
@@ -88,6 +102,14 @@ class DeskAppService(AppService):
         size = web_guard.clamp_size(width, height)
         if size is not None:
             await super().set_terminal_size(*size)
+
+    async def run(self) -> None:
+        """textual-serve's relay until the desk process ends, then the tab's websocket is
+        closed. A desk that ends without saying so (it failed at start: its database gone,
+        its user deactivated) left the tab open and blank, holding a --max-sessions slot for
+        as long as the tab stayed open. (A desk that quits has already closed it.)"""
+        await super().run()
+        await self.remote_close()
 
 
 class DeskWebServer(Server):
@@ -121,6 +143,7 @@ class DeskWebServer(Server):
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.append(self._refuse_other_sites)
+        app.on_response_prepare.append(_forbid_framing)
         return app
 
     @web.middleware
