@@ -420,3 +420,28 @@ def test_a_move_does_not_rebook_a_window_the_approvers_agreed_to(
         partial(_move, desk, "alice", approved, "implement", **_later(desk, 6)),
         match="approvers agreed to its booked window",
     )
+
+
+def test_a_scheduled_standard_change_cannot_rebook_its_window_while_it_starts(
+    desk: Desk, database: Database
+) -> None:
+    number = _new(desk, change_type="standard", hours=24 * 5)
+    _move(desk, "alice", number, "scheduled")
+    _freeze(desk, hours=-1)  # a freeze in force now: an edit to this window would clash
+    now = desk.clock.now()
+    refused(
+        database,
+        InvalidTransition,
+        partial(
+            _move,
+            desk,
+            "alice",
+            number,
+            "implement",
+            planned_start=now - timedelta(minutes=5),
+            planned_end=now + timedelta(hours=1),
+        ),
+        match="move its window as an edit",
+    )
+    with pytest.raises(InvalidTransition, match="clashes"):
+        _edit(desk, "alice", number, planned_start=now + timedelta(minutes=5))
