@@ -164,7 +164,12 @@ def test_an_emergency_change_runs_through_a_freeze_with_a_recorded_justification
     )
     record = _edit(desk, "alice", blocked, freeze_justification="security patch, exploited")
     assert record.freeze_justification == "security patch, exploited"
-    assert _move(desk, "carl", blocked, "scheduled").state == "scheduled"
+    # carl approved it without a justification: the requester cannot write one after the
+    # vote and schedule it through the freeze; carl is asked again and sees it.
+    assert {(a.approver, a.decision) for a in record.approvals} == {("carl", "pending")}
+    with pytest.raises(InvalidTransition, match="approvals its risk requires"):
+        _move(desk, "alice", blocked, "scheduled")
+    assert _vote(desk, "carl", blocked, "approved") == "scheduled"
 
 
 def test_incidents_caused_by_a_change_are_listed_on_it(desk: Desk) -> None:

@@ -572,6 +572,7 @@ def _changed_fields(
         "implementation_plan",
         "backout_plan",
         "test_plan",
+        "freeze_justification",
     )
     changed = {name for name in scalars if getattr(before, name) != getattr(change, name)}
     service = session.get(Service, change.service_id) if change.service_id else None
