@@ -164,7 +164,12 @@ def test_an_emergency_change_runs_through_a_freeze_with_a_recorded_justification
     )
     record = _edit(desk, "alice", blocked, freeze_justification="security patch, exploited")
     assert record.freeze_justification == "security patch, exploited"
-    assert _move(desk, "carl", blocked, "scheduled").state == "scheduled"
+    # carl approved it without a justification: the requester cannot write one after the
+    # vote and schedule it through the freeze; carl is asked again and sees it.
+    assert {(a.approver, a.decision) for a in record.approvals} == {("carl", "pending")}
+    with pytest.raises(InvalidTransition, match="approvals its risk requires"):
+        _move(desk, "alice", blocked, "scheduled")
+    assert _vote(desk, "carl", blocked, "approved") == "scheduled"
 
 
 def test_incidents_caused_by_a_change_are_listed_on_it(desk: Desk) -> None:
@@ -420,3 +425,28 @@ def test_a_move_does_not_rebook_a_window_the_approvers_agreed_to(
         partial(_move, desk, "alice", approved, "implement", **_later(desk, 6)),
         match="approvers agreed to its booked window",
     )
+
+
+def test_a_scheduled_standard_change_cannot_rebook_its_window_while_it_starts(
+    desk: Desk, database: Database
+) -> None:
+    number = _new(desk, change_type="standard", hours=24 * 5)
+    _move(desk, "alice", number, "scheduled")
+    _freeze(desk, hours=-1)  # a freeze in force now: an edit to this window would clash
+    now = desk.clock.now()
+    refused(
+        database,
+        InvalidTransition,
+        partial(
+            _move,
+            desk,
+            "alice",
+            number,
+            "implement",
+            planned_start=now - timedelta(minutes=5),
+            planned_end=now + timedelta(hours=1),
+        ),
+        match="move its window as an edit",
+    )
+    with pytest.raises(InvalidTransition, match="clashes"):
+        _edit(desk, "alice", number, planned_start=now + timedelta(minutes=5))

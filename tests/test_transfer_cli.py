@@ -193,3 +193,25 @@ def test_an_endless_or_oversized_file_is_refused_with_exit_2_in_bounded_memory(
         result = cli.run("import", str(big), "--max-size", "1")
     assert result.code == 2 and f"{big} is larger than 1 MB" in result.err
     assert cli.run("import", str(big), "--max-size", "0").code == 2
+
+
+def test_a_file_nested_too_deeply_is_bad_input_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    """Python's JSON and TOML parsers recurse per level: brackets alone, far inside the size
+    limit, ended in a RecursionError traceback (exit 1)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    export = tmp_path / "deep.json"
+    export.write_text(f'{{"format": "itsm-tui-export", "version": 1, "users": {deep}}}')
+    cell = tmp_path / "deep.csv"
+    cell.write_text(f'username,role,groups\nalice,agent,"{"[" * 60_000 + "]" * 60_000}"\n')
+    mapping = tmp_path / "deep.toml"
+    mapping.write_text(f"kind = {'[' * 5_000 + ']' * 5_000}\n")
+    plain = tmp_path / "users.csv"
+    plain.write_text("username,role\nalice,agent\n")
+    with nothing_written(cli.url):
+        for argv in (
+            [str(export)],
+            [str(cell), "--kind", "users"],
+            [str(plain), "--mapping", str(mapping)],
+        ):
+            result = cli.run("import", *argv)
+            assert result.code == 2 and "nested too deeply" in result.err, result

@@ -5,6 +5,7 @@ tests/test_serve_ssh.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import asyncssh
@@ -199,3 +200,33 @@ def test_user_key_commands(
     assert out == f"Removed key {fingerprint} of alice.\n"
     assert cli.json("user", "key", "list", "alice") == []
     assert cli.run("user", "key", "remove", "alice", fingerprint).code == 3
+
+
+@pytest.mark.parametrize("comment", ["a\x00b", "\x1b]0;pwned\x07"], ids=["nul", "osc"])
+def test_a_key_comment_with_nul_or_control_characters_is_refused_by_add_and_import(
+    desk: Desk,
+    database: Database,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    comment: str,
+) -> None:
+    """`itsm user key add` and `itsm import` share the rule: a NUL broke the INSERT on
+    PostgreSQL (exit 1, 'database error'), an escape code was stored and audited."""
+    key_type, blob = _public(_key()).split()[:2]
+    line = f"{key_type} {blob} {comment}"
+    pub = tmp_path / "k.pub"
+    pub.write_text(line + "\n", encoding="utf-8")
+    users = [{"username": "alice", "role": "agent", "groups": ["Service Desk"], "ssh_keys": [line]}]
+    export = tmp_path / "desk.json"
+    export.write_text(
+        json.dumps({"format": "itsm-tui-export", "version": 1, "users": users}), encoding="utf-8"
+    )
+    cli = Cli(database.url, desk.clock, capsys)
+    cli.ok("user", "list")  # the first run stores the SLA defaults
+    since = mark(database)
+    added = cli.run("user", "key", "add", "alice", str(pub), user="alice")
+    assert added.code == 2 and "the key's comment" in added.err, added
+    imported = cli.run("import", str(export))
+    assert imported.code == 2 and "the key's comment" in imported.err, imported
+    assert not written(database, since).audit
+    assert user_keys.list_keys(desk.session, desk["root"], "alice") == []

@@ -2,7 +2,8 @@
 whether a material edit is free, restarts the votes, sends the change back, or is refused.
 
 An approval is given to one plan: its type, risk (and the questionnaire and impact behind
-it), service, CIs, window and implementation, backout and test plans (`MATERIAL_FIELDS`).
+it), service, CIs, window, implementation, backout and test plans, and an emergency change's
+freeze justification (`MATERIAL_FIELDS`).
 Changing any of them after the approvers agreed would carry out something nobody approved,
 so, as in ServiceNow:
 
@@ -47,6 +48,9 @@ MATERIAL_FIELDS = frozenset(
         "implementation_plan",
         "backout_plan",
         "test_plan",
+        # An emergency change's licence to run through a freeze: whoever approved it must
+        # have seen why, or the requester could write one after the vote and schedule it.
+        "freeze_justification",
     }
 )
 WINDOW_FIELDS = frozenset({"planned_start", "planned_end"})

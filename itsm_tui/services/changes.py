@@ -532,7 +532,8 @@ def _refuse_rebooking_on_approval(
     session: Session, change: Change, kind: ChangeType, current: ChangeState, moved: set[str]
 ) -> None:
     """A move may book a window (`change schedule --start --end`) but not re-book one that
-    approvals were given for: scheduling in the same step would run it on the old approval."""
+    approvals were given for: scheduling in the same step would run it on the old approval.
+    Nor may it re-book a scheduled change's window: only an edit checks the new one."""
     try:
         effect = material_edit_effect(kind, current, moved)
     except TransitionRefused as refused:
@@ -543,6 +544,14 @@ def _refuse_rebooking_on_approval(
         raise InvalidTransition(
             f"{change.number}: the approvers agreed to its booked window; move the window as an "
             "edit (`itsm change update --start --end`), which asks them again, then schedule"
+        )
+    if moved and current is ChangeState.SCHEDULED:
+        # A scheduled standard change may move its window, but only as an edit, which checks
+        # the new one (future start, conflicts, freezes); implementing it in the same step
+        # would book a window nothing checked, e.g. inside a freeze.
+        raise InvalidTransition(
+            f"{change.number} is scheduled: move its window as an edit (`itsm change update "
+            "--start --end`), which checks it for conflicts, then move the change"
         )
 
 
@@ -563,6 +572,7 @@ def _changed_fields(
         "implementation_plan",
         "backout_plan",
         "test_plan",
+        "freeze_justification",
     )
     changed = {name for name in scalars if getattr(before, name) != getattr(change, name)}
     service = session.get(Service, change.service_id) if change.service_id else None

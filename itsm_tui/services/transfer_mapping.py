@@ -119,6 +119,8 @@ def load_mapping(path: Path) -> Mapping:
         raise ValidationFailed(f"cannot read mapping {path}: {error.strerror}") from error
     except tomllib.TOMLDecodeError as error:
         raise ValidationFailed(f"{path}: not valid TOML: {error}") from error
+    except RecursionError:  # tomllib recurses per nested array: `[` * 5000 exhausts the stack
+        raise ValidationFailed(f"{path}: not valid TOML: nested too deeply") from None
     try:
         return Mapping.model_validate(data)
     except ValidationError as error:

@@ -110,6 +110,11 @@ def detect_format(name: str, text: str, given: str | None) -> str:
 # ---------------------------------------------------------------------------- JSON
 
 
+# No export nests more than a few levels; Python's parsers recurse per level, so a file of
+# nothing but brackets ended in a RecursionError traceback.
+TOO_DEEP = "not valid JSON: nested too deeply"
+
+
 def read_json(text: str) -> Source:
     """Our export document: {"format", "version", and one list per kind}."""
     source = Source()
@@ -117,6 +122,9 @@ def read_json(text: str) -> Source:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         source.issues.append(Issue(error.lineno, "", f"not valid JSON: {error.msg}"))
+        return source
+    except RecursionError:  # the decoder recurses per level: `[` * 100000 exhausts the stack
+        source.issues.append(Issue(1, "", TOO_DEEP))
         return source
     if not isinstance(document, dict):
         source.issues.append(Issue(1, "", "expected one JSON object (an itsm export)"))
@@ -287,6 +295,8 @@ def cell_values(kind: str, cells: dict[str, str], line: int, issues: list[Issue]
                 values[column] = json.loads(cell)
             except json.JSONDecodeError as error:
                 issues.append(Issue(line, key, f"{column}: not a JSON list ({error.msg})"))
+            except RecursionError:
+                issues.append(Issue(line, key, f"{column}: {TOO_DEEP}"))
             continue
         values[column] = cell
     return values

@@ -23,7 +23,7 @@ from itsm_tui.services.directory import find_user, user_by_username
 from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
 from itsm_tui.services.history import record_write
 from itsm_tui.services.tx import transaction
-from itsm_tui.services.validation import Input, validate
+from itsm_tui.services.validation import Input, one_line, validate
 from itsm_tui.store.models import User, UserKey
 
 MAX_KEY_TEXT = 16_384  # an RSA-16384 public key line is under 3 KB; anything bigger is junk
@@ -53,6 +53,12 @@ def public_key_text(value: str) -> str:
         raise ValueError("this is a private key; register the public half (the .pub file)")
     if len(value.splitlines()) != 1:
         raise ValueError("give exactly one public key (one line)")
+    # The comment is free text asyncssh keeps as is: a NUL cannot be stored on PostgreSQL
+    # and escape codes would reach terminals through the audit trail and key listings.
+    try:
+        one_line(value)
+    except ValueError as error:
+        raise ValueError(f"the key's comment: {error}") from None
     try:
         asyncssh.import_public_key(value)
     except (asyncssh.KeyImportError, ValueError) as error:

@@ -56,6 +56,12 @@ def _single_line(value: str) -> str:
     return value
 
 
+def one_line(value: str) -> str:
+    """`value` stripped, refused (ValueError) unless it is one line of storable, plain text:
+    the rule of every one-line field, for text checked outside an `Input` model."""
+    return _single_line(value)
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("may not be empty")
