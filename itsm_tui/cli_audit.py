@@ -120,6 +120,10 @@ def cmd_audit_checkpoint(ctx: Context) -> int:
     _ = ctx.actor  # only known users may audit
     key_path = _key_path(ctx)
     log = Path(ctx.args.output) if ctx.args.output else default_checkpoint_log()
+    if ctx.args.output:  # appending to the live database or its journal would break the desk
+        from itsm_tui.services.protected_paths import refuse_protected
+
+        refuse_protected(log, database_url=ctx.database.url, guard_config=False)
     if key_path.exists():
         load_key(key_path)  # a shared or broken key file is refused before any work
     begin_snapshot(ctx.session)

@@ -184,6 +184,21 @@ def test_the_newest_checkpoint_is_the_default_log_and_a_checkpoint_refuses_a_bro
     assert default_key_path().exists()
 
 
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])
+def test_a_checkpoint_is_never_appended_to_the_database_or_its_companions(
+    suffix: str, desk_db: tuple[str, Desk], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, desk = desk_db
+    tool = cli(url, desk, capsys)
+    target = Path(url.removeprefix("sqlite:///") + suffix)
+    before = target.read_bytes() if target.exists() else None
+    refused = tool.run("audit", "checkpoint", "--output", str(target))
+    assert refused.code == 2, refused.err
+    assert "would break the desk" in refused.err
+    assert (target.read_bytes() if target.exists() else None) == before
+    tool.ok("incident", "list")  # the desk still opens
+
+
 # ------------------------------------------------------------------ the key and the log
 
 
