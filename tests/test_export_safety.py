@@ -25,7 +25,7 @@ import pytest
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import config_dir
 from itsm_tui.remote.session_kind import REMOTE_ENV
-from itsm_tui.services import backup, desk_reports
+from itsm_tui.services import backup, desk_reports, remote_exports
 from itsm_tui.services.desk_reports import DeskReport, ExportFormat
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.store.database import open_database
@@ -140,6 +140,26 @@ def test_a_remote_desk_never_writes_a_typed_path_and_exports_to_the_users_folder
     assert _mode(first) == 0o600 and _mode(folder) == 0o700
     with pytest.raises(ValidationFailed):
         desk_reports.export_for_remote_user(_report(), ExportFormat.CSV, "../root", T0)
+
+
+def test_a_users_export_folder_keeps_only_their_newest_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote user scripting the export key cannot fill the server's disk."""
+    monkeypatch.setenv(REMOTE_ENV, "ssh")
+    folder = tmp_path / "xdg-data" / "itsm-tui" / "exports" / "vic"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("an admin's file")  # not the desk's: left alone
+    made = [
+        desk_reports.export_for_remote_user(
+            _report(), ExportFormat.CSV, "vic", T0 + timedelta(seconds=second // 2)
+        )
+        for second in range(remote_exports.KEPT_PER_USER + 3)
+    ]  # two a second: "-2" names order after their first
+    kept = sorted(p.name for p in folder.iterdir())
+    assert kept == sorted([p.name for p in made[3:]] + ["notes.txt"])
+    # made[2] (xx:01) went before made[3] (xx:01-2): within a second, by attempt.
+    assert made[3].name.endswith("-2.csv") and made[3].exists() and not made[2].exists()
 
 
 # ---------------------------------------------------------------------------- point 8

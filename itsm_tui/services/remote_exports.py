@@ -11,6 +11,7 @@ clock, never from anything typed. Files are 0600 and folders 0700. An admin list
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,11 @@ from itsm_tui.store.models import User
 EXPORTS_FOLDER = "exports"
 # Same-second exports of one report get -2, -3, ...: enough for any typist, and a bound.
 MAX_SAME_NAME = 100
+# Each user's folder keeps their newest exports only: a remote user scripting the export key
+# must not fill the server's disk. Their browser has its own copy (serve web); over SSH an
+# admin fetches them soon after.
+KEPT_PER_USER = 50
+_EXPORT_NAME = re.compile(r"-(\d{8}-\d{6})(?:-(\d+))?\.[a-z]+")
 
 
 def exports_root() -> Path:
@@ -62,8 +68,23 @@ def write_export(username: str, key: str, extension: str, now: datetime, text: s
             continue
         except OSError as error:
             raise ValidationFailed(f"cannot write {target}: {error.strerror or error}") from error
+        _keep_newest(folder)
         return target
     raise ValidationFailed(f"{MAX_SAME_NAME} exports of {key} in one second; try again")
+
+
+def _keep_newest(folder: Path) -> None:
+    """Delete all but the newest KEPT_PER_USER exports, newest by the stamp in the names the
+    desk made (file times are too coarse to order same-second exports). Files the desk did
+    not name are left alone."""
+    made: list[tuple[str, int, Path]] = []
+    for path in folder.iterdir():
+        match = _EXPORT_NAME.search(path.name)
+        if match and match.end() == len(path.name) and path.is_file() and not path.is_symlink():
+            made.append((match[1], int(match[2] or 1), path))
+    made.sort()
+    for _stamp, _attempt, path in made[: max(0, len(made) - KEPT_PER_USER)]:
+        path.unlink(missing_ok=True)
 
 
 class ExportFile(Record):
