@@ -27,3 +27,17 @@ def wait_until_ready(
 
 def _tail(log: Path) -> str:
     return repr(log.read_text(encoding="utf-8", errors="replace")[-3000:])
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` and that still run (the desks a server spawned)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found

@@ -35,7 +35,7 @@ from itsm_tui.services.validation import validate
 from itsm_tui.store.database import open_database
 from itsm_tui.store.models import AuditEntry, Incident, User
 from tests.conftest import T0, Desk
-from tests.serve_helpers import wait_until_ready
+from tests.serve_helpers import children_of, wait_until_ready
 from tests.tui_helpers import seeded_desk
 
 PER_USER = 1
@@ -398,20 +398,6 @@ def _cursor_rows(output: bytes) -> list[int]:
     return [int(row) for row in re.findall(rb"\x1b\[(\d+);\d+H", output)]
 
 
-def _children_of(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (the desks a server spawned)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 async def _refusal_of(conn: asyncssh.SSHClientConnection) -> Terminal:
     process = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
     return Terminal(process)
@@ -452,7 +438,7 @@ async def test_the_desk_gets_the_database_url_in_its_environment_never_on_its_co
             await desk(conn)  # the desk reached the database through its environment
             argvs = [
                 (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-                for pid in _children_of(running.pid)
+                for pid in children_of(running.pid)
             ]
     desks = [argv for argv in argvs if b"itsm_tui" in argv]
     assert len(desks) == 1, argvs

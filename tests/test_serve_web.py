@@ -28,7 +28,7 @@ from itsm_tui.config import DATABASE_ENV, Settings, resolve_settings
 from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.remote.web import desk_command
 from itsm_tui.store.database import sqlite_file
-from tests.serve_helpers import wait_until_ready
+from tests.serve_helpers import children_of, wait_until_ready
 from tests.tui_helpers import seeded_desk
 
 STARTUP_TIMEOUT_S = 60.0  # a bound for failures only: a desk process starts slowly at load 10+
@@ -229,20 +229,6 @@ _MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
 _TOP = "\x1b[1;1H"  # a move to the first column of the first row
 
 
-def _children(pid: int) -> list[int]:
-    """The processes `pid` started (a desk session is one, through a shell) that still run."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue  # ended meanwhile
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 class Tab:
     """A browser tab's websocket: what the desk drew so far, and keys and resizes to send."""
 
@@ -316,7 +302,7 @@ async def test_other_sites_and_other_host_names_are_refused_before_any_desk_star
                 with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
                     await client.ws_connect(f"ws://{here}/ws", headers=headers)
                 assert refusal.value.status == 403, headers
-            assert _children(process.pid) == []  # no desk process was started
+            assert children_of(process.pid) == []  # no desk process was started
             for headers in allowed:
                 async with client.get(f"http://{here}/", headers=headers) as answer:
                     assert answer.status == 200, headers
@@ -402,7 +388,7 @@ async def test_with_max_sessions_the_next_tab_is_refused_clearly_until_one_close
                 for path in ("/", "/ws"):
                     async with client.get(f"http://{here}{path}") as answer:
                         assert (answer.status, (await answer.text()).strip()) == (503, full)
-                assert len(_children(process.pid)) == 1  # the first desk only
+                assert len(children_of(process.pid)) == 1  # the first desk only
                 mark = len(first.output)
                 await first.send("stdin", "2")  # the changes queue: the first desk still works
                 await first.wait_for(lambda seen: "Changes" in seen, "the changes queue", mark)

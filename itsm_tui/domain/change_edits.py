@@ -54,6 +54,8 @@ MATERIAL_FIELDS = frozenset(
     }
 )
 WINDOW_FIELDS = frozenset({"planned_start", "planned_end"})
+# The material fields that name other records (compared by name, not as columns).
+REFERENCE_FIELDS = frozenset({"service", "cis"})
 # What a standard change's template leaves open once it is scheduled: when it runs.
 STANDARD_ALLOWANCES = WINDOW_FIELDS
 _IN_FLIGHT = frozenset({ChangeState.IMPLEMENT, ChangeState.REVIEW})

@@ -26,6 +26,8 @@ from itsm_tui.domain.change_approvals import (
     outcome,
 )
 from itsm_tui.domain.change_edits import (
+    MATERIAL_FIELDS,
+    REFERENCE_FIELDS,
     WINDOW_FIELDS,
     EditEffect,
     material,
@@ -560,20 +562,7 @@ def _changed_fields(
 ) -> set[str]:
     """The fields whose value really changes (a script may resend a value as it is), read
     from the unflushed row so the edit is decided before anything is written."""
-    scalars = (
-        "change_type",
-        "risk",
-        "impact",
-        "outage_expected",
-        "tested",
-        "backout_possible",
-        "planned_start",
-        "planned_end",
-        "implementation_plan",
-        "backout_plan",
-        "test_plan",
-        "freeze_justification",
-    )
+    scalars = MATERIAL_FIELDS - REFERENCE_FIELDS
     changed = {name for name in scalars if getattr(before, name) != getattr(change, name)}
     service = session.get(Service, change.service_id) if change.service_id else None
     references = {
