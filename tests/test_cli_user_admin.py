@@ -152,7 +152,7 @@ REFUSALS = [
     pytest.param("root", ["user", "deactivate", "ghost"], 3, "no user 'ghost'", id="unknown"),
     pytest.param("root", ["user", "activate", "ghost"], 3, "no user 'ghost'", id="unknown-on"),
     pytest.param(
-        "root", ["user", "update", "ghost", "--role", "agent"], 3, "ghost", id="unknown-u"
+        "root", ["user", "update", "ghost", "--role", "agent"], 3, "ghost", id="unknown-update"
     ),
     pytest.param("root", ["user", "deactivate", "root"], 2, "yourself", id="self"),
     pytest.param(
