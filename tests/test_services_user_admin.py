@@ -5,12 +5,18 @@ nothing; the desk never loses its last active admin; refusals write nothing."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pytest
+from sqlalchemy import text
 
 from itsm_tui.services import directory, incidents, user_admin
 from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
 from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database
+from itsm_tui.store.models import User
 from tests.conftest import T0, Desk
 from tests.service_helpers import footprint, mark, refused, written
 
@@ -212,3 +218,53 @@ def test_an_admin_may_deactivate_another_admin_but_not_themselves(
         match="yourself",
     )
     assert user_admin.deactivate_user(desk.session, desk["sue"], desk.clock, "root").changed
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    desk: Desk, database: Database
+) -> None:
+    """PostgreSQL (SQLite's single writer serialises these already): root and sue, the only
+    admins, demote each other at the same moment. Both calls are held at the write-order lock
+    until both wait there; then one wins and the other, re-reading its actor after the win,
+    is no admin any more. Counting admins before taking that lock let both through."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's BEGIN IMMEDIATE serialises writers already")
+    _update(desk, "root", "sue", role="admin")
+
+    def demote(who: str, whom: str) -> str:
+        with database.session() as session:
+            actor = session.get(User, desk[who].id)
+            assert actor is not None
+            data = validate(user_admin.UserUpdate, role="agent")
+            try:
+                user_admin.update_user(session, actor, desk.clock, whom, data)
+            except PermissionDenied:
+                return "refused"
+            return "demoted"
+
+    with database.engine.connect() as holder, ThreadPoolExecutor(2) as pool:
+        holder.execute(text("SELECT seq FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+        futures = [pool.submit(demote, "root", "sue"), pool.submit(demote, "sue", "root")]
+        deadline = time.monotonic() + 60
+        while _waiting_on_locks(database) < 2:  # a condition, polled: both calls are queued
+            assert time.monotonic() < deadline, "the two demotions never both waited"
+            assert not any(f.done() for f in futures), [f.result() for f in futures if f.done()]
+            time.sleep(0.05)
+        holder.rollback()
+        outcomes = sorted(f.result(timeout=60) for f in futures)
+    assert outcomes == ["demoted", "refused"]
+    with database.session() as session:
+        admins = [u for u in directory.list_users(session) if u.role == "admin" and u.active]
+    assert len(admins) == 1
+
+
+def _waiting_on_locks(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
