@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from itsm_tui.config import Settings
     from itsm_tui.domain.change_approvals import CabPolicy
+    from itsm_tui.services.records import UserRecord
     from itsm_tui.store.database import Database
     from itsm_tui.store.models import User
 
@@ -215,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--display-name", metavar="TEXT")
     sub.add_argument("--email")
     command(user, "list", cmd_user_list, "list users")
+    sub = command(user, "deactivate", cmd_user_deactivate, "switch a user off (admin)")
+    sub.add_argument("name")
+    sub = command(user, "activate", cmd_user_activate, "switch a deactivated user on (admin)")
+    sub.add_argument("name")
+    sub = command(user, "update", cmd_user_update, "change a user's role, groups, name, email")
+    sub.add_argument("name")
+    sub.add_argument("--role", choices=[r.value for r in Role])
+    groups = sub.add_mutually_exclusive_group()
+    groups.add_argument("--group", action="append", metavar="G", help="replaces the groups")
+    groups.add_argument("--no-groups", action="store_true", help="take out of every group")
+    sub.add_argument("--display-name", metavar="TEXT")
+    sub.add_argument("--email", help="an empty value clears it")
 
     group = commands.add_parser("group", help="assignment groups").add_subparsers(
         dest="action", required=True
@@ -645,10 +658,62 @@ def cmd_user_list(ctx: Context) -> int:
     ctx.emit(
         output.table(
             ["USERNAME", "ROLE", "NAME", "GROUPS"],
-            [[u.username, u.role, u.display_name, ", ".join(u.groups) or "-"] for u in users],
+            [
+                [u.username, _role_label(u), u.display_name, ", ".join(u.groups) or "-"]
+                for u in users
+            ],
         ),
         users,
     )
+    return EXIT_OK
+
+
+def _role_label(user: UserRecord) -> str:
+    """The ROLE cell: a deactivated user is marked there, so the table keeps its columns."""
+    return user.role if user.active else f"{user.role} (inactive)"
+
+
+def cmd_user_deactivate(ctx: Context) -> int:
+    from itsm_tui.services import user_admin
+
+    change = user_admin.deactivate_user(ctx.session, ctx.actor, ctx.clock, ctx.args.name)
+    name = change.record.username
+    done = f"Deactivated user {name}." if change.changed else f"User {name} is already inactive."
+    ctx.emit(done, change.record)
+    return EXIT_OK
+
+
+def cmd_user_activate(ctx: Context) -> int:
+    from itsm_tui.services import user_admin
+
+    change = user_admin.activate_user(ctx.session, ctx.actor, ctx.clock, ctx.args.name)
+    name = change.record.username
+    done = f"Activated user {name}." if change.changed else f"User {name} is already active."
+    ctx.emit(done, change.record)
+    return EXIT_OK
+
+
+def cmd_user_update(ctx: Context) -> int:
+    from itsm_tui.services import user_admin
+    from itsm_tui.services.validation import validate
+
+    a = ctx.args
+    groups = () if a.no_groups else tuple(a.group) if a.group is not None else None
+    data = validate(
+        user_admin.UserUpdate,
+        role=a.role,
+        groups=groups,
+        display_name=a.display_name,
+        email=a.email,
+    )
+    change = user_admin.update_user(ctx.session, ctx.actor, ctx.clock, a.name, data)
+    record = change.record
+    done = (
+        f"Updated user {record.username} ({record.role})."
+        if change.changed
+        else f"User {record.username} already is as asked; nothing changed."
+    )
+    ctx.emit(done, record)
     return EXIT_OK
 
 

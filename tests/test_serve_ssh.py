@@ -449,22 +449,20 @@ async def test_the_desk_gets_the_database_url_in_its_environment_never_on_its_co
 async def test_a_deactivated_user_is_put_out_of_an_open_session(
     db_url: str, directory: Desk, clock: FixedClock, tmp_path: Path
 ) -> None:
-    """Deactivated by an admin's import while her desk is open: within seconds the server
-    hangs up her desk, tells her why and audits it (the feed carries the change: polled on
-    SQLite, notified on PostgreSQL)."""
+    """Deactivated by an admin (`itsm user deactivate`) while her desk is open: within
+    seconds the server hangs up her desk, tells her why and audits it (the feed carries the
+    change: polled on SQLite, notified on PostgreSQL)."""
     key = asyncssh.generate_private_key("ssh-ed25519")
     data = validate(UserCreate, username="dora", role=Role.AGENT)
     add_user(directory.session, directory["root"], clock, data)
     public = key.export_public_key().decode()
     user_keys.add_key(directory.session, directory["root"], clock, "dora", public)
     directory.session.close()
-    users = tmp_path / "users.csv"
-    users.write_text("username,display_name,email,role,active,groups\ndora,dora,,agent,false,[]\n")
     with running_server(tmp_path, db_url) as running:
         async with await connect_to(running.port, "dora", key) as conn:
             terminal = await desk(conn)
             mark = len(terminal.output)
-            assert main(["--db", db_url, "--user", "root", "import", str(users)]) == 0
+            assert main(["--db", db_url, "--user", "root", "user", "deactivate", "dora"]) == 0
             await terminal.wait_for(
                 "itsm: session closed: your account was deactivated", since=mark
             )

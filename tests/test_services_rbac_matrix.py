@@ -33,7 +33,6 @@ from typing import Any
 
 import asyncssh
 import pytest
-from sqlalchemy import update
 from sqlmodel import Session
 
 import itsm_tui.services
@@ -54,6 +53,7 @@ from itsm_tui.services import (
     sla_admin,
     transfer_export,
     transfer_import,
+    user_admin,
     user_keys,
 )
 from itsm_tui.services.errors import PermissionDenied, ValidationFailed
@@ -172,6 +172,9 @@ RIGHTS: dict[str, Roles] = {
     "directory.update_config_item": ADMINS,
     "directory.set_escalation_group": ADMINS,
     "directory.add_group_member": ADMINS,
+    "user_admin.deactivate_user": ADMINS,
+    "user_admin.activate_user": ADMINS,
+    "user_admin.update_user": ADMINS,
     # SSH keys for `itsm serve ssh`: one's own, or anyone's for an admin
     "user_keys.add_key[own key]": EVERYONE,
     "user_keys.add_key[another user's key]": ADMINS,
@@ -295,9 +298,8 @@ def build_world(desk: Desk) -> World:
 
 
 def deactivate(w: World, username: str) -> None:
-    """Switch an account off the way an admin's tooling would: straight in the table."""
-    with transaction(w.session):
-        w.session.execute(update(User).where(User.username == username).values(active=False))
+    """Switch an account off as an admin does (`itsm user deactivate`)."""
+    assert user_admin.deactivate_user(w.session, w["root"], w.clock, username).changed
     w.desk.users[username] = _user(w, username)
 
 
@@ -443,6 +445,17 @@ def candidate(w: World) -> str:
 def new_group(w: World) -> str:
     data = validate(directory.GroupCreate, name=w.unique("Team "))
     return directory.add_group(w.session, w["root"], w.clock, data).name
+
+
+def new_user(w: World) -> str:
+    data = validate(directory.UserCreate, username=w.unique("temp"), role=AGENT)
+    return directory.add_user(w.session, w["root"], w.clock, data).username
+
+
+def inactive_user(w: World) -> str:
+    username = new_user(w)
+    user_admin.deactivate_user(w.session, w["root"], w.clock, username)
+    return username
 
 
 def new_group_file(w: World) -> bytes:
@@ -875,6 +888,24 @@ OPS: dict[str, Op] = {
     "directory.add_group_member": Op(
         new_group,
         lambda w, who, group: directory.add_group_member(w.session, w[who], w.clock, group, "bob"),
+    ),
+    "user_admin.deactivate_user": Op(
+        new_user,
+        lambda w, who, name: user_admin.deactivate_user(w.session, w[who], w.clock, name),
+    ),
+    "user_admin.activate_user": Op(
+        inactive_user,
+        lambda w, who, name: user_admin.activate_user(w.session, w[who], w.clock, name),
+    ),
+    "user_admin.update_user": Op(
+        new_user,
+        lambda w, who, name: user_admin.update_user(
+            w.session,
+            w[who],
+            w.clock,
+            name,
+            validate(user_admin.UserUpdate, role=SUPERVISOR, groups=("Network",)),
+        ),
     ),
     "user_keys.add_key[own key]": Op(
         nothing, lambda w, who, _: user_keys.add_key(w.session, w[who], w.clock, who, _public_key())
