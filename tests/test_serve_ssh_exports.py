@@ -27,8 +27,8 @@ async def test_a_viewer_over_ssh_exports_only_into_their_own_folder(tmp_path: Pa
     chosen = tmp_path / "home" / ".bashrc"  # where an attacker would like the file
     folder = tmp_path / "data" / "itsm-tui" / "exports" / "vic"
 
-    with running_server(tmp_path, url, "--authorized-keys", str(authorized)) as port:
-        async with await connect_to(port, "vic", key) as conn:
+    with running_server(tmp_path, url, "--authorized-keys", str(authorized)) as server:
+        async with await connect_to(server.port, "vic", key) as conn:
             terminal = await desk(conn, size=(120, 30))
             terminal.send("\x10")  # ctrl+p
             terminal.send("Reports")
