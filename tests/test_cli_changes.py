@@ -536,3 +536,27 @@ def test_outsiders_are_refused_and_an_approved_plan_that_changes_goes_back_for_a
     assert data["state"] == "authorize"
     assert {a["decision"] for a in data["approvals"]} == {"pending"}
     assert any("sent back to authorize" in entry["body"] for entry in data["journal"])
+
+
+def test_only_a_change_manager_raises_a_standard_change(cli: Cli) -> None:
+    """A standard change skips the CAB (issue 16): an agent may neither file one nor make
+    their change standard (exit 4, nothing written, told to file it as normal); the change
+    manager may, and the agent then books it."""
+    standard = ["--type", "standard", "--ci", "mail-01", "--start", START, "--end", END, *PLANS]
+    new_change(cli, *PLANS, "--ci", "mail-01", user="bob")
+    with nothing_written(cli.url):
+        filed = cli.run("change", "new", "--title", "Skip the CAB", *standard, user="bob")
+        assert filed.code == 4 and filed.out == "" and "Traceback" not in filed.err
+        assert "a change manager must raise standard changes" in filed.err
+        assert "file it as a normal change for CAB approval" in filed.err
+        retyped = cli.run("change", "update", CHG1, "--type", "standard", user="bob")
+        assert retyped.code == 4 and "may not make CHG0000001 standard" in retyped.err
+    assert show(cli, CHG1)["change_type"] == "normal"
+    raised = new_change(cli, *standard, "--assignee", "bob", user="carl")
+    assert (raised["change_type"], raised["requested_by"]) == ("standard", "carl")
+    with nothing_written(cli.url):
+        rewritten = cli.run(
+            "change", "update", CHG2, "--implementation-plan", "Something else", user="bob"
+        )
+        assert rewritten.code == 4 and "plan is its change manager's" in rewritten.err
+    assert cli.json("change", "schedule", CHG2, user="bob")["state"] == "scheduled"

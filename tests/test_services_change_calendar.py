@@ -58,8 +58,11 @@ def _change(
         "planned_end": start + timedelta(hours=hours),
         **PLANS,
     } | fields
+    raiser = user
+    if values["change_type"] == "standard":  # a change manager raises it, `user` books it
+        raiser, values = "carl", {"assignee": user} | values
     data = validate(changes.ChangeCreate, **values)
-    number = changes.create_change(desk.session, desk[user], desk.clock, data).number
+    number = changes.create_change(desk.session, desk[raiser], desk.clock, data).number
     if schedule:
         move = validate(changes.ChangeMove, state="scheduled")
         changes.move_change(desk.session, desk[user], desk.clock, number, move)

@@ -89,7 +89,7 @@ def test_risk_follows_the_questionnaire_unless_overridden_with_a_reason(desk: De
 
 
 def test_each_state_lets_only_what_can_still_honestly_change(desk: Desk) -> None:
-    number = _new(desk, change_type="standard")
+    number = _new(desk, "carl", change_type="standard", assignee="alice")
     assert _edit(desk, "alice", number, change_type="normal").change_type == "normal"
     _move(desk, "alice", number, "assess")
     with pytest.raises(InvalidTransition, match="type is fixed"):
@@ -118,9 +118,9 @@ def test_a_new_plan_in_authorize_restarts_the_approvals(desk: Desk) -> None:
 
 
 def test_moving_a_scheduled_change_onto_another_is_a_conflict(desk: Desk) -> None:
-    first = _new(desk, change_type="standard")
+    first = _new(desk, "carl", change_type="standard", assignee="alice")
     _move(desk, "alice", first, "scheduled")
-    second = _new(desk, change_type="standard", hours=48, user="bob")
+    second = _new(desk, "carl", change_type="standard", hours=48, assignee="bob")
     _move(desk, "bob", second, "scheduled")
     clash = desk.clock.now() + timedelta(hours=24, minutes=30)
     with pytest.raises(InvalidTransition, match="clashes"):
@@ -215,7 +215,9 @@ def test_changes_list_by_service_group_and_assignee(desk: Desk) -> None:
 
 
 def test_scheduling_can_book_the_window_in_the_same_step(desk: Desk) -> None:
-    number = _new(desk, change_type="standard", planned_start=None, planned_end=None)
+    number = _new(
+        desk, "carl", change_type="standard", assignee="alice", planned_start=None, planned_end=None
+    )
     with pytest.raises(InvalidTransition, match="planned start and end"):
         _move(desk, "alice", number, "scheduled")
     start = desk.clock.now() + timedelta(days=2)
@@ -339,7 +341,7 @@ def test_material_edits_are_refused_while_the_change_is_implemented(
 def test_a_scheduled_standard_change_moves_its_window_but_keeps_its_template(
     desk: Desk, database: Database
 ) -> None:
-    number = _new(desk, change_type="standard")
+    number = _new(desk, "carl", change_type="standard", assignee="alice")
     _move(desk, "alice", number, "scheduled")
     for fields in ({"backout_plan": "hope"}, {"cis": ()}, {"outage_expected": True}):
         refused(
@@ -430,7 +432,7 @@ def test_a_move_does_not_rebook_a_window_the_approvers_agreed_to(
 def test_a_scheduled_standard_change_cannot_rebook_its_window_while_it_starts(
     desk: Desk, database: Database
 ) -> None:
-    number = _new(desk, change_type="standard", hours=24 * 5)
+    number = _new(desk, "carl", change_type="standard", assignee="alice", hours=24 * 5)
     _move(desk, "alice", number, "scheduled")
     _freeze(desk, hours=-1)  # a freeze in force now: an edit to this window would clash
     now = desk.clock.now()

@@ -103,9 +103,10 @@ def test_an_emergency_change_needs_one_change_manager(desk: Desk) -> None:
 def test_conflicts_block_scheduling_until_a_change_manager_overrides_with_a_reason(
     desk: Desk,
 ) -> None:
-    first = _new(desk, change_type="standard")
+    # Standard changes: the change manager raises them (issue 16), the assignee books them.
+    first = _new(desk, "carl", change_type="standard", assignee="alice")
     _move(desk, "alice", first, "scheduled")
-    second = _new(desk, change_type="standard", hours=25, user="bob")  # overlaps on mail-01
+    second = _new(desk, "carl", change_type="standard", hours=25, assignee="bob")  # on mail-01
     assert [c.kind for c in changes.change_conflicts(desk.session, second)] == ["same_ci"]
     with pytest.raises(InvalidTransition, match="clashes"):
         _move(desk, "bob", second, "scheduled")
@@ -133,10 +134,10 @@ def test_a_freeze_window_blocks_a_change_on_its_service(desk: Desk) -> None:
             service="Email",
         ),
     )
-    number = _new(desk, change_type="standard")
+    number = _new(desk, "carl", change_type="standard", assignee="alice")
     with pytest.raises(InvalidTransition, match="Mail freeze"):
         _move(desk, "alice", number, "scheduled")
-    vpn = _new(desk, change_type="standard", cis=("vpn-gw-01",))
+    vpn = _new(desk, "carl", change_type="standard", assignee="alice", cis=("vpn-gw-01",))
     assert _move(desk, "alice", vpn, "scheduled").state == "scheduled"
 
 

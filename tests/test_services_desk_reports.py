@@ -71,8 +71,9 @@ def _change(desk: Desk, created: datetime, closed: datetime | None, outcome: Cha
         change_type="standard",
         planned_start=start,
         planned_end=start + timedelta(minutes=90),
+        assignee="alice",  # a change manager raises a standard change; alice carries it out
     )
-    number = changes.create_change(desk.session, desk["alice"], desk.clock, data).number
+    number = changes.create_change(desk.session, desk["carl"], desk.clock, data).number
     steps: list[tuple[ChangeState, dict[str, object]]] = [(ChangeState.SCHEDULED, {})]
     if closed is not None:
         steps += [

@@ -122,6 +122,12 @@ RIGHTS: dict[str, Roles] = {
     # requester, its assignee, its group and change managers (admins: everything); whoever
     # approved it (sue, root, carl on the "approved" ones) does not take or implement it.
     "changes.create_change": WORKERS,
+    # A standard change is scheduled with no CAB vote: until there is a template catalogue,
+    # only change managers (and admins) file one, make a change standard or change its plan.
+    "changes.create_change[standard]": CHANGE_AUTHORITY,
+    "changes.update_change[made standard, in Service Desk]": CHANGE_AUTHORITY,
+    "changes.update_change[plan of a standard change, in Service Desk]": CHANGE_AUTHORITY,
+    "changes.update_change[window of a standard change, in Service Desk]": WORKERS,
     "changes.update_change": CHANGE_AUTHORITY,
     "changes.update_change[in Service Desk: alice's and sue's group]": WORKERS,
     "changes.update_change[assigned to alice, in Security]": CHANGE_AUTHORITY | {AGENT},
@@ -341,7 +347,7 @@ def change(
 ) -> str:
     """A change bob (or `by`) requests (no CI, no service, no assignee unless `fields` say: it
     clashes with nothing but the global freeze), scheduled by root if asked (standard changes
-    go straight there)."""
+    go straight there; only change managers and admins file them, so `by="carl"`)."""
     start = w.days(day)
     data = validate(
         changes.ChangeCreate,
@@ -524,6 +530,12 @@ def _over_the_freeze(w: World) -> dict[str, Any]:
     }
 
 
+def _window(w: World) -> dict[str, Any]:
+    """A window of its own for each call, clear of the freeze and of every other change."""
+    start = w.days(40 + next(w.counter))
+    return {"planned_start": start, "planned_end": start + timedelta(hours=1)}
+
+
 def _views(w: World, who: str) -> list[str]:
     return [view.name for view in saved_views.list_views(w.session, w[who])]
 
@@ -606,8 +618,31 @@ OPS: dict[str, Op] = {
             w.session, w[who], w.clock, validate(changes.ChangeCreate, title="Reboot mail-01")
         ),
     ),
+    "changes.create_change[standard]": Op(
+        nothing,
+        lambda w, who, _: changes.create_change(
+            w.session,
+            w[who],
+            w.clock,
+            validate(changes.ChangeCreate, title="Rotate logs", change_type="standard"),
+        ),
+    ),
     "changes.update_change": Op(
         change, lambda w, who, n: _change_update(w, who, n, title=f"Patch by {who}"), shared=True
+    ),
+    "changes.update_change[made standard, in Service Desk]": Op(
+        lambda w: change(w, group="Service Desk"),
+        lambda w, who, n: _change_update(w, who, n, change_type="standard"),
+    ),
+    "changes.update_change[plan of a standard change, in Service Desk]": Op(
+        lambda w: change(w, kind="standard", by="carl", group="Service Desk"),
+        lambda w, who, n: _change_update(w, who, n, implementation_plan=f"{who}'s way"),
+        shared=True,
+    ),
+    "changes.update_change[window of a standard change, in Service Desk]": Op(
+        lambda w: change(w, kind="standard", by="carl", group="Service Desk"),
+        lambda w, who, n: _change_update(w, who, n, **_window(w)),
+        shared=True,
     ),
     "changes.update_change[in Service Desk: alice's and sue's group]": Op(
         lambda w: change(w, group="Service Desk"),
@@ -625,7 +660,7 @@ OPS: dict[str, Op] = {
         shared=True,
     ),
     "changes.update_change[window moved over a conflict]": Op(
-        lambda w: change(w, kind="standard", scheduled=True),
+        lambda w: change(w, kind="standard", by="carl", scheduled=True),
         lambda w, who, n: _change_update(w, who, n, **_over_the_freeze(w)),
     ),
     "changes.update_change[plan of an approved change: sent back]": Op(
@@ -658,7 +693,7 @@ OPS: dict[str, Op] = {
         reviewed, lambda w, who, n: move(w, who, n, state="closed", review_notes="went fine")
     ),
     "changes.move_change[scheduled over a conflict]": Op(
-        lambda w: change(w, kind="standard", day=FREEZE_DAY + 0.1),
+        lambda w: change(w, kind="standard", by="carl", day=FREEZE_DAY + 0.1),
         lambda w, who, n: move(
             w, who, n, state="scheduled", conflict_override=True, reason="the vendor's only slot"
         ),

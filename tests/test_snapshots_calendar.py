@@ -46,7 +46,9 @@ def _new(
         **PLANS,
     } | fields
     data = validate(changes.ChangeCreate, **values)
-    return changes.create_change(desk.session, desk["alice"], clock, data).number
+    # A change manager raises the standard ones (issue 16); alice requests the others.
+    raiser = "carl" if values["change_type"] == "standard" else "alice"
+    return changes.create_change(desk.session, desk[raiser], clock, data).number
 
 
 def _move(desk: Desk, clock: FixedClock, number: str, state: str, **fields: Any) -> None:

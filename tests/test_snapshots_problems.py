@@ -115,7 +115,7 @@ def seed_problems(desk: Desk) -> dict[str, str]:
     start = clock.now() + timedelta(hours=1)
     fix = changes.create_change(
         session,
-        alice,
+        desk["carl"],  # a change manager raises a standard change (issue 16), for alice
         clock,
         validate(
             ChangeCreate,
@@ -123,6 +123,7 @@ def seed_problems(desk: Desk) -> dict[str, str]:
             change_type="standard",
             planned_start=start,
             planned_end=start + timedelta(hours=2),
+            assignee="alice",
         ),
     ).number
     problems.update_problem(session, alice, clock, numbers["fix"], ProblemUpdate(fix_change=fix))

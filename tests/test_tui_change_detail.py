@@ -306,3 +306,30 @@ async def test_the_desk_shows_who_may_not_move_a_change_and_an_approved_plan_sen
         )
         assert "sent back to authorize" in shown(app, "Timeline")
     assert state(desk, number) == "authorize"
+
+
+async def test_the_form_shows_why_an_agent_may_not_file_a_standard_change(
+    world: tuple[Database, Desk], sqlite_url: str
+) -> None:
+    """Issue 16: the form offers every type; filing a standard change is the service's call,
+    and its refusal is shown with the typing kept and nothing requested."""
+    _database, desk = world
+    app = app_for(sqlite_url, desk.clock, "alice")
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.open_change_form()
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ChangeFormScreen) and form.loaded
+        form.query_one("#field-title", Input).value = "Skip the CAB"
+        form.query_one("#field-change_type", Select).value = "standard"
+        await pilot.press("ctrl+s")
+
+        def refusal() -> str:
+            return " ".join(shown(app, "#form-error").split())  # unwrapped
+
+        await until(pilot, lambda: "may not" in refusal(), "the refusal")
+        assert app.screen is form and not form.saving
+        assert "a change manager must raise standard changes" in refusal()
+        assert form.query_one("#field-title", Input).value == "Skip the CAB"
+    desk.session.rollback()
+    assert changes.list_changes(desk.session) == []

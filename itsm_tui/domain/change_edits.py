@@ -22,6 +22,11 @@ so, as in ServiceNow:
   would say "awaiting approval" about work that is half carried out on the systems and take
   the implementer's review step away, which is the less safe of the two. What differs from
   the plan goes in a work note; a different plan is a new change.
+
+Who may edit is `permissions`' part, with one rule from here: a standard change's plan runs
+without a vote, so making a change standard or changing a standard change's plan, in any
+state, is a change manager's (`standard_plan_edits`); moving its window is anyone's who works
+the change.
 """
 
 from __future__ import annotations
@@ -105,3 +110,17 @@ def material_edit_effect(
                 "normal change instead"
             )
     return EditEffect.NONE
+
+
+def standard_plan_edits(
+    before: ChangeType, after: ChangeType, changed: Iterable[str]
+) -> frozenset[str]:
+    """The fields `changed` by an edit that decide what a standard change runs, which nobody
+    votes on: making a change standard at all, or on one that stays standard anything material
+    but its window. Empty when the edit leaves no standard plan changed (turning a standard
+    change normal is not counted: that only adds the CAB)."""
+    if after is not ChangeType.STANDARD:
+        return frozenset()
+    if before is not ChangeType.STANDARD:
+        return frozenset({"change_type"})
+    return material(changed) - STANDARD_ALLOWANCES

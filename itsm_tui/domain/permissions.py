@@ -95,3 +95,15 @@ def may_work_change(role: Role, scope: ChangeScope) -> bool:
     if role is Role.VIEWER:
         return False
     return role in CHANGE_AUTHORITY_ROLES or scope.involved
+
+
+def may_shape_standard_change(role: Role) -> bool:
+    """True when `role` may file a standard change, make a change standard or change what a
+    standard change runs.
+
+    A standard change is scheduled with no CAB vote: in ServiceNow it may only be raised from
+    a template change management approved. Until there is a catalogue of templates, the change
+    manager stands in for it, so only change managers (and admins) decide a standard change's
+    plan; everyone else files a normal change and the CAB votes on it.
+    """
+    return role in CHANGE_AUTHORITY_ROLES

@@ -32,6 +32,7 @@ from itsm_tui.domain.change_edits import (
     EditEffect,
     material,
     material_edit_effect,
+    standard_plan_edits,
 )
 from itsm_tui.domain.change_risk import RiskAnswers, effective_risk
 from itsm_tui.domain.change_workflow import (
@@ -51,7 +52,7 @@ from itsm_tui.domain.enums import (
     RecordType,
     Role,
 )
-from itsm_tui.domain.permissions import ChangeScope, may_work_change
+from itsm_tui.domain.permissions import ChangeScope, may_shape_standard_change, may_work_change
 from itsm_tui.domain.workflow import TransitionRefused
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.directory import (
@@ -265,11 +266,15 @@ def change_conflicts(session: Session, number: str) -> list[conflicts.Conflict]:
 
 
 def create_change(session: Session, actor: User, clock: Clock, data: ChangeCreate) -> ChangeRecord:
+    """Request a change, in state new. Only change managers and admins file a standard one
+    (`permissions.may_shape_standard_change`): it would be scheduled with no CAB vote."""
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
         if Role(actor.role) is Role.VIEWER:
             raise PermissionDenied("viewers have read-only access")
+        if data.change_type is ChangeType.STANDARD:
+            _require_may_shape_standard(actor, "file a standard change")
         service = service_by_name(session, data.service) if data.service else None
         cis = [ci_by_name(session, name) for name in dict.fromkeys(data.cis)]
         if service is None and cis:
@@ -433,7 +438,8 @@ def update_change(
     (state, votes, journal, audit and feed event together); a scheduled standard change may
     only move its window, which is checked for conflicts again; from implement on it is
     refused. Nobody who approved the change may be made its assignee. The change type only
-    changes while the change is new.
+    changes while the change is new. Only change managers and admins make a change standard
+    or change a standard change's plan (`change_edits.standard_plan_edits`).
     """
     given = {
         name
@@ -490,6 +496,7 @@ def update_change(
                 effect = material_edit_effect(kind, state, changed)
             except TransitionRefused as refused:
                 raise InvalidTransition(f"{change.number}: {refused}") from None
+            _refuse_standard_plan(actor, change, kind, changed)
             if effect is EditEffect.SEND_BACK:
                 change.state = ChangeState.AUTHORIZE.value
             change.updated_at = now
@@ -590,6 +597,45 @@ def _refuse_approver(record: ChangeRecord, person: str, doing: str) -> None:
         check_not_an_approver(person, approved, doing=doing)
     except ApprovalRefused as refused:
         raise PermissionDenied(f"{record.number}: {refused}") from None
+
+
+STANDARD_NEEDS_A_MANAGER = (
+    "a standard change is scheduled without CAB approval, so a change manager must raise "
+    "standard changes"
+)
+
+
+def _require_may_shape_standard(
+    actor: User, doing: str, instead: str = "file it as a normal change for CAB approval"
+) -> None:
+    """Standard changes skip the CAB; until there are approved templates, a change manager
+    decides each one (`permissions.may_shape_standard_change`)."""
+    role = Role(actor.role)
+    if not may_shape_standard_change(role):
+        raise PermissionDenied(
+            f"'{actor.username}' ({role.value}) may not {doing}: {STANDARD_NEEDS_A_MANAGER}; "
+            f"{instead}"
+        )
+
+
+def _refuse_standard_plan(actor: User, change: Change, kind: ChangeType, changed: set[str]) -> None:
+    """An edit that makes `change` standard, or changes what a standard change runs, is a
+    change manager's; its window stays open to whoever works the change."""
+    shaped = standard_plan_edits(kind, ChangeType(change.change_type), changed)
+    if not shaped:
+        return
+    if kind is not ChangeType.STANDARD:
+        _require_may_shape_standard(
+            actor, f"make {change.number} standard", "keep it normal for CAB approval"
+        )
+        return
+    role = Role(actor.role)
+    if not may_shape_standard_change(role):
+        raise PermissionDenied(
+            f"'{actor.username}' ({role.value}) may not change {', '.join(sorted(shaped))} of "
+            f"{change.number}: a standard change's plan is its change manager's, since it runs "
+            "without CAB approval; its window may move, or make it normal for CAB approval"
+        )
 
 
 def _require_may_work(session: Session, actor: User, change: Change, verb: str) -> None:

@@ -97,6 +97,12 @@ class Story:
     requested_days_ago: float | None = None  # for changes still ahead; None: seeded
     blame: int = 0  # incidents that may be linked to it as caused by it
 
+    @property
+    def raised_by(self) -> str:
+        """Who files it: the change manager raises standard changes (they skip the CAB, so
+        agents may not), on behalf of the requester, who then works and schedules it."""
+        return CHANGE_MANAGER if self.kind is ChangeType.STANDARD else self.requester
+
 
 STORIES: list[Story] = [
     # ------------------------------------------------------------------ the past six weeks
@@ -613,7 +619,7 @@ class _Teller:
         override, override_reason = story.risk_override or (None, "")
         return changes.create_change(
             self.session,
-            self.user(story.requester),
+            self.user(story.raised_by),
             self.clock,
             validate(
                 changes.ChangeCreate,
