@@ -48,7 +48,14 @@ async def test_a_deactivated_users_open_desk_says_so_and_exits(
         await settle(pilot)
         user_admin.deactivate_user(desk.session, desk["root"], clock, "alice")
         deactivated = time.monotonic()
-        await until(pilot, lambda: isinstance(app.screen, AccountClosedScreen), "closing notice")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, AccountClosedScreen)
+                and bool(app.screen.query("#account-closed-message"))
+            ),
+            "closing notice",
+        )
         shown = str(app.screen.query_one("#account-closed-message", Static).render())
         assert shown == ACCOUNT_CLOSED
         await until(pilot, lambda: app.return_code is not None, "the desk exits")
