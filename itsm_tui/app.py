@@ -4,7 +4,9 @@ The app owns what every screen shares: the database, the acting user, the clock,
 feed (polled every quarter second, and on PostgreSQL woken at once by LISTEN/NOTIFY, then
 published to screens as `feed_changed`), the state of the database link (`link_changed`:
 "reconnecting…" in every header while it is down), the inbox count (`inbox_changed`), the
-modes (1-4), help, the inbox and the command palette.
+modes (1-4), help, the inbox and the command palette. It also follows its own user: when the
+feed reports a user-record change it re-reads them (`actors.still_active`); a new role is
+taken at once, and a deactivated (or removed) user's desk says so and closes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import App
@@ -32,11 +35,13 @@ from itsm_tui.commands import (
 )
 from itsm_tui.domain.change_approvals import CabPolicy
 from itsm_tui.remote.remote_safe_app import RemoteSafeApp
+from itsm_tui.screens.account_closed import ACCOUNT_CLOSED, AccountClosedScreen
 from itsm_tui.screens.change_calendar import ChangeCalendarScreen
 from itsm_tui.screens.incident_queue import IncidentQueueScreen
 from itsm_tui.screens.problem_board import ProblemBoardScreen
 from itsm_tui.screens.sla_dashboard import SlaDashboardScreen
-from itsm_tui.services import directory, leases, notifications, saved_views
+from itsm_tui.services import actors, directory, leases, notifications, saved_views
+from itsm_tui.services.errors import PermissionDenied
 from itsm_tui.services.queue import QueueFilter
 from itsm_tui.services.records import NotificationRecord
 from itsm_tui.store.database import Database, open_database
@@ -46,6 +51,9 @@ from itsm_tui.workers.feed_health import FeedHealth, LinkStatus
 from itsm_tui.workers.feed_listener import POLL_INTERVAL_S, FeedBatch, FeedListener
 
 LISTEN_SLICE_S = 0.5  # how long the listener sleeps between checks that the app still runs
+# How long a deactivated user's desk shows why before it exits: long enough to read one line,
+# short enough that the whole close stays within a few seconds of the deactivation.
+ACCOUNT_CLOSE_S = 2.0
 
 
 # How a database was chosen, in words for the "Database" command.
@@ -123,6 +131,9 @@ class ITSMApp(RemoteSafeApp[None]):
         self.feed_changed: Signal[FeedBatch] = Signal(self, "feed-changed")
         self.inbox_changed: Signal[int] = Signal(self, "inbox-changed")
         self.link_changed: Signal[LinkStatus] = Signal(self, "link-changed")
+        # The acting user re-read after a change to their record (a new role): headers redraw.
+        self.actor_changed: Signal[User] = Signal(self, "actor-changed")
+        self.account_closed = False  # set once the user lost access; the desk is closing
         self.link_status = LinkStatus()
         # How the database was chosen ("--db", "ITSM_DATABASE_URL", "config.toml", "default",
         # "demo"); the palette's "Database" shows it with the untruncated location.
@@ -149,7 +160,7 @@ class ITSMApp(RemoteSafeApp[None]):
     # new worker, connection or toast).
 
     def _poll_tick(self) -> None:
-        if self.is_running:
+        if self.is_running and not self.account_closed:
             self.poll_feed()
 
     def _evaluate_tick(self) -> None:
@@ -207,8 +218,13 @@ class ITSMApp(RemoteSafeApp[None]):
         try:
             batch = self._feed.poll()
             unread = None
+            current: User | None = self.actor
             if batch is not None:
                 with self.database.session() as session:
+                    # Users are among the "other" records: one primary-key read per such
+                    # batch (at most four a second) tells whether this user still has access.
+                    if batch.other:
+                        current = actors.still_active(session, self.actor)
                     unread = notifications.unread_count(session, self.actor)
         except (SQLAlchemyError, OSError) as error:  # shown as "reconnecting", retried
             self._link_failed(error)
@@ -217,8 +233,35 @@ class ITSMApp(RemoteSafeApp[None]):
             self._feed_lock.release()
         if self._feed_health.succeeded():
             self.call_from_thread(self._link_restored)
+        if current is None:
+            self.call_from_thread(self._close_account)
+            return
+        if current.role != self.actor.role:
+            self.call_from_thread(self._take_actor, current)
         if batch is not None and unread is not None:
             self.call_from_thread(self._publish, batch, unread)
+
+    def _take_actor(self, current: User) -> None:
+        """The user's role changed: what the desk shows and offers follows it now (every
+        write re-checks the role in its own transaction regardless)."""
+        if not self.is_running or self.account_closed:
+            return
+        self.actor = current
+        self.sub_title = f"{current.username} ({current.role}) · {self.database.label}"
+        self.actor_changed.publish(current)
+        self.notify(f"Your role is now {current.role}.", severity="warning", markup=False)
+
+    def _close_account(self) -> None:
+        """The user was deactivated or removed: cover the desk with the reason, take no more
+        input or feed batches, and exit with the permission-denied status."""
+        if not self.is_running or self.account_closed:
+            return
+        self.account_closed = True
+        self.push_screen(AccountClosedScreen())
+        self.set_timer(ACCOUNT_CLOSE_S, self._exit_closed)
+
+    def _exit_closed(self) -> None:
+        self.exit(return_code=PermissionDenied.exit_code, message=Text(ACCOUNT_CLOSED))
 
     def _link_failed(self, error: BaseException) -> None:
         status = self._feed_health.failed(error)
@@ -248,7 +291,7 @@ class ITSMApp(RemoteSafeApp[None]):
         self.refresh_unread()
 
     def _publish(self, batch: FeedBatch, unread: int) -> None:
-        if not self.is_running:
+        if not self.is_running or self.account_closed:
             return
         self.feed_changed.publish(batch)
         self._set_unread(unread)
@@ -368,6 +411,8 @@ class ITSMApp(RemoteSafeApp[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A bare `q` quits only from a mode's top screen: in a form, dialog or detail view it
         would throw away what someone was doing (ctrl+q still quits from anywhere)."""
+        if self.account_closed:  # nothing but quitting while the closing notice shows
+            return action == "quit"
         if action == "quit_desk":
             return type(self.screen) in self.MODES.values()
         # A dialog is answered or cancelled before the desk moves on.

@@ -25,7 +25,7 @@ from itsm_tui.domain.enums import (
     ResolutionCode,
     Role,
 )
-from itsm_tui.services.errors import ServiceError, ValidationFailed
+from itsm_tui.services.errors import PermissionDenied, ServiceError, ValidationFailed
 from itsm_tui.store.schema_version import SchemaTooNew
 
 if TYPE_CHECKING:
@@ -1231,7 +1231,7 @@ def _launch(settings: Settings, clock: Clock) -> int:
     _limit_frame_rate(settings)
     from itsm_tui.app import ITSMApp
 
-    ITSMApp(
+    app = ITSMApp(
         database_url=settings.database_url,
         username=settings.username,
         clock=clock,
@@ -1240,7 +1240,10 @@ def _launch(settings: Settings, clock: Clock) -> int:
         cab_policy=cab_policy(settings),
         low_bandwidth=settings.low_bandwidth,
         database_source=settings.database_source,
-    ).run()
+    )
+    app.run()
+    if app.account_closed:  # the user was deactivated while the desk was open (it said so)
+        return PermissionDenied.exit_code
     if settings.database_source == "demo":
         # `itsm` alone opens the configured desk, not the demo: say how to come back to it.
         print(output.printable(cli_database.demo_whereabouts()))

@@ -6,6 +6,11 @@ worker every `refresh_s` seconds. When a read fails the wall keeps the last figu
 says "reconnecting…" and tries again with a doubling delay (up to `retry_max_s`); the first
 read that works brings it back by itself. An open major incident covers the panels until it
 is resolved.
+
+The wall's user is checked at every read, so a deactivated user's wall reads nothing more
+within `refresh_s`. It does not exit: it runs unattended, and an exit would leave the room's
+screen on the shell that started it. It clears its panels instead ("no access", with the
+reason) and keeps retrying, so reactivating the user brings it back by itself.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from itsm_tui.clock import Clock, SystemClock
 from itsm_tui.remote.remote_safe_app import RemoteSafeApp
 from itsm_tui.services.wall_figures import WallFigures
 from itsm_tui.widgets.wall import VIEWS, ChangesPanel, MajorTakeover, QueuePanel, SlaPanel
-from itsm_tui.workers.wall_reader import WallReader, WallUnavailable
+from itsm_tui.workers.wall_reader import WallReader, WallRefused, WallUnavailable
 
 DEFAULT_ROTATE_S = 15.0
 DEFAULT_REFRESH_S = 5.0
@@ -99,6 +104,7 @@ class WallApp(RemoteSafeApp[None]):
         self.figures: WallFigures | None = None
         self.failures = 0
         self.problem: str | None = None
+        self.refused = False  # the wall's user may not read: nothing is shown
 
     def compose(self) -> ComposeResult:
         yield WallHeader(id="wall-header")
@@ -152,7 +158,7 @@ class WallApp(RemoteSafeApp[None]):
         try:
             figures = self.reader.read()
         except WallUnavailable as error:
-            self.call_from_thread(self._lost, str(error))
+            self.call_from_thread(self._lost, str(error), refused=isinstance(error, WallRefused))
             return
         self.call_from_thread(self._show, figures)
 
@@ -166,6 +172,7 @@ class WallApp(RemoteSafeApp[None]):
         self.figures = figures
         self.failures = 0
         self.problem = None
+        self.refused = False
         self.query_one(QueuePanel).show(figures)
         self.query_one(SlaPanel).show(figures)
         self.query_one(ChangesPanel).show(figures)
@@ -176,14 +183,20 @@ class WallApp(RemoteSafeApp[None]):
         self._draw_header()
         self.screen.set_timer(self.refresh_s, self._read_again)
 
-    def _lost(self, reason: str) -> None:
-        """Keep the last figures, dimmed, and retry with a doubling delay."""
+    def _lost(self, reason: str, *, refused: bool = False) -> None:
+        """Keep the last figures, dimmed, and retry with a doubling delay; a refused read
+        (the wall's user was deactivated) clears them: they are no longer theirs to show."""
         if not self._live:
             return
         self.failures += 1
         self.problem = reason
+        self.refused = refused
         self.query_one("#wall-panels").add_class("-stale")
         self.query_one(MajorTakeover).add_class("-stale")
+        if refused:
+            self.figures = None
+            self.query_one("#wall-panels").display = False
+            self.query_one(MajorTakeover).display = False
         self._draw_header()
         delay = min(self.retry_max_s, self.retry_first_s * 2 ** (self.failures - 1))
         self.screen.set_timer(delay, self._read_again)
@@ -197,7 +210,8 @@ class WallApp(RemoteSafeApp[None]):
             return
         status = Text()
         if self.problem is not None:
-            status.append(" reconnecting… ", style="bold reverse")
+            state = " no access " if self.refused else " reconnecting… "
+            status.append(state, style="bold reverse")
             status.append(f" {self.problem}")
         elif self.figures is None:
             status.append("loading…")

@@ -16,9 +16,9 @@ from textual.pilot import Pilot
 
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
-from itsm_tui.services import incidents
+from itsm_tui.services import incidents, user_admin
 from itsm_tui.services.majors import open_majors
-from itsm_tui.wall import WallApp
+from itsm_tui.wall import WallApp, WallHeader
 from itsm_tui.widgets.major_banner import MajorBanner
 from itsm_tui.widgets.wall import MajorTakeover
 from tests.conftest import POSTGRES_ENV, Desk
@@ -177,3 +177,23 @@ async def test_wall_survives_postgres_connections_being_killed(clock: FixedClock
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+async def test_a_deactivated_users_wall_clears_its_panels_and_comes_back_when_reactivated(
+    desk_db: tuple[str, Desk], clock: FixedClock
+) -> None:
+    url, desk = desk_db
+    create(desk.session, desk, clock, title="Mail down", impact=1, urgency=1)
+    app = _wall(url, clock)
+    async with app.run_test(size=(140, 24)) as pilot:
+        await _until(pilot, lambda: app.figures is not None, "the first read")
+        user_admin.deactivate_user(desk.session, desk["root"], clock, "vic")
+        await _until(pilot, lambda: app.refused, "the refused read")
+        # nothing read before stays up, and the wall says why instead of "reconnecting"
+        assert app.figures is None and not app.query_one("#wall-panels").display
+        header = str(app.query_one(WallHeader).render())
+        assert "no access" in header and "deactivated" in header, header
+        assert app.is_running  # an unattended screen keeps the wall, not a shell
+        user_admin.activate_user(desk.session, desk["root"], clock, "vic")
+        await _until(pilot, lambda: app.figures is not None, "the read after reactivation")
+        assert app.query_one("#wall-panels").display and not app.refused

@@ -14,6 +14,7 @@ from textual.widgets import Footer
 
 from itsm_tui import low_bandwidth
 from itsm_tui.screens.context import desk
+from itsm_tui.store.models import User
 from itsm_tui.widgets.desk_header import DeskHeader
 from itsm_tui.widgets.major_banner import MajorBanner
 from itsm_tui.workers.feed_health import LinkStatus
@@ -62,6 +63,9 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
         if link is not None:
             link.subscribe(self, self._show_link)
             self._show_link(self.app.link_status)  # type: ignore[attr-defined]
+        actor = getattr(self.app, "actor_changed", None)
+        if actor is not None:
+            actor.subscribe(self, self._show_actor)
 
     @property
     def _low_bandwidth(self) -> bool:
@@ -77,6 +81,11 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
 
     def _show_database(self, detail: str) -> None:
         self.query_one(DeskHeader).detail = detail
+
+    def _show_actor(self, actor: User) -> None:
+        header = self.query_one(DeskHeader)
+        header.role = actor.role
+        header.refresh()
 
     def _show_link(self, status: LinkStatus) -> None:
         self.query_one(DeskHeader).link_text = status.text

@@ -1,7 +1,9 @@
 """The acting user as the database knows them now, not as they were when the client started.
 
 A desk stays open all day; a user demoted or deactivated meanwhile must lose the rights at
-once, so every write re-reads its actor inside its own transaction before checking them.
+once, so every write re-reads its actor inside its own transaction before checking them, and
+an open desk asks `still_active` whenever the feed reports a user-record change, so that a
+deactivated user stops reading too.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ _ACTOR = (
 )
 
 
+def _current(session: Session, actor: User) -> User | None:
+    return session.exec(_ACTOR, params={"actor_id": actor.id}).first() if actor.id else None
+
+
+def still_active(session: Session, actor: User) -> User | None:
+    """The actor as they are now (their role may have changed), or None once they were
+    deactivated or deleted: a client holding a user for hours ends its session on None."""
+    current = _current(session, actor)
+    return current if current is not None and current.active else None
+
+
 def reload_actor(session: Session, actor: User) -> User:
-    current = session.exec(_ACTOR, params={"actor_id": actor.id}).first() if actor.id else None
+    current = _current(session, actor)
     if current is None:
         raise PermissionDenied(f"user '{actor.username}' no longer exists")
     if not current.active:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from itsm_tui.clock import Clock
 from itsm_tui.services import directory
-from itsm_tui.services.errors import ServiceError
+from itsm_tui.services.errors import PermissionDenied, ServiceError
 from itsm_tui.services.wall_figures import WallFigures, read_wall
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.engine import describe_url, normalise_url
@@ -28,6 +28,11 @@ from itsm_tui.store.engine import describe_url, normalise_url
 
 class WallUnavailable(Exception):
     """The database cannot be read right now; the wall keeps its last figures and retries."""
+
+
+class WallRefused(WallUnavailable):
+    """The wall's user may not read (deactivated, or gone): the wall clears what it shows and
+    retries, so reactivating the user brings it back without anyone at the screen."""
 
 
 class WallReader:
@@ -57,8 +62,10 @@ class WallReader:
             with database.session() as session:
                 actor = directory.resolve_actor(session, self.clock, self.username)
                 return read_wall(session, actor, self.clock.now(), timezone=self.timezone)
+        except PermissionDenied as error:
+            # the wall's user was deactivated: say so and keep retrying, never crash
+            raise WallRefused(str(error)) from error
         except ServiceError as error:
-            # e.g. the wall's user was deactivated: say so and keep retrying, never crash
             raise WallUnavailable(str(error)) from error
         except (SQLAlchemyError, OSError) as error:
             self.close()
