@@ -208,6 +208,8 @@ READ_ONLY = {
     "user_keys.list_keys",
     "notifications.inbox",
     "notifications.unread_count",
+    # Whether the desk's own user is still active (the desk ends if not): every role asks it.
+    "actors.still_active",
     # Why this user cannot vote now: a question for screens, the vote itself is in the matrix.
     "changes.vote_refusal",
     # Lookups and checks the incident writes run before writing.
