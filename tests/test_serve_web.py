@@ -315,6 +315,26 @@ async def test_other_sites_and_other_host_names_are_refused_before_any_desk_star
             await tab.wait_for(lambda seen: "(agent)" in seen, "the desk was drawn")
 
 
+async def test_a_refusal_is_logged_without_the_requests_control_codes(
+    server: tuple[int, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """The refusal log names the request's path, which aiohttp decodes: `%1B` in a URL is an
+    ESC on the operator's terminal. Anyone who reaches the port (no Host of ours needed) must
+    not be able to retitle or redraw that terminal through the log."""
+    port, _ = server
+    path = "/%1B]0;pwned%07/%1B[2J"
+    async with aiohttp.ClientSession() as client:
+        url = f"http://127.0.0.1:{port}{path}"
+        async with client.get(url, headers={"Host": "rebound.example"}) as answer:
+            assert answer.status == 403
+    log = tmp_path / "serve.log"
+    until = asyncio.get_running_loop().time() + STARTUP_TIMEOUT_S
+    while "rebound.example" not in log.read_text(errors="replace"):
+        assert asyncio.get_running_loop().time() < until, "the refusal was never logged"
+        await asyncio.sleep(0.1)
+    assert "\x1b" not in log.read_text(errors="replace")
+
+
 async def test_no_other_site_can_frame_the_desk(
     server: tuple[int, subprocess.Popen[bytes]],
 ) -> None:

@@ -158,7 +158,9 @@ class DeskWebServer(Server):
             refusal = f"Origin {origin!r} is another site"
         else:
             return await handler(request)
-        log.warning("refused %s %s: %s", request.method, request.path, refusal)
+        # The path is decoded (`%1B` is an ESC): quoted like the headers, so a request cannot
+        # write control codes to the operator's terminal through the log.
+        log.warning("refused %s %r: %s", request.method, request.path, refusal)
         return web.Response(
             status=403, text="itsm serve web: refused: only this server's own page may use it.\n"
         )
