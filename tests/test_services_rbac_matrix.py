@@ -224,6 +224,7 @@ INSIDE_OPERATIONS = {
     # The permission checks themselves, run first by every write in the matrix.
     "actors.reload_actor",
     "incident_changes.require",
+    "directory.require_admin",
     # Steps of a write, called inside the calling operation's transaction after its checks.
     "incident_changes.apply_changes",
     "history.record_changes",

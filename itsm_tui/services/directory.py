@@ -199,7 +199,8 @@ def resolve_actor(session: Session, clock: Clock, username: str) -> User:
     )
 
 
-def _require_admin(actor: User, what: str) -> None:
+def require_admin(actor: User, what: str) -> None:
+    """Refuse `what` unless `actor` is an admin; one wording for every admin-only service."""
     if not may_manage_directory(Role(actor.role)):
         raise PermissionDenied(f"{what} needs the admin role; '{actor.username}' is {actor.role}")
 
@@ -210,7 +211,7 @@ def _require_admin(actor: User, what: str) -> None:
 def add_user(session: Session, actor: User, clock: Clock, data: UserCreate) -> UserRecord:
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "adding users")
+        require_admin(actor, "adding users")
         if find_user(session, data.username) is not None:
             raise ValidationFailed(f"user '{data.username}' already exists")
         user = _insert_user(session, actor, clock, data)
@@ -258,7 +259,7 @@ def add_group(session: Session, actor: User, clock: Clock, data: GroupCreate) ->
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "adding groups")
+        require_admin(actor, "adding groups")
         if session.exec(select(Group).where(Group.name == data.name)).first() is not None:
             raise ValidationFailed(f"group '{data.name}' already exists")
         escalation = group_by_name(session, data.escalates_to) if data.escalates_to else None
@@ -292,7 +293,7 @@ def add_service(session: Session, actor: User, clock: Clock, data: ServiceCreate
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "adding services")
+        require_admin(actor, "adding services")
         if session.exec(select(Service).where(Service.name == data.name)).first() is not None:
             raise ValidationFailed(f"service '{data.name}' already exists")
         service = Service(
@@ -327,7 +328,7 @@ def add_config_item(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "adding configuration items")
+        require_admin(actor, "adding configuration items")
         if session.exec(select(ConfigItem).where(ConfigItem.name == data.name)).first():
             raise ValidationFailed(f"CI '{data.name}' already exists")
         service = service_by_name(session, data.service)
@@ -369,7 +370,7 @@ def update_config_item(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "changing configuration items")
+        require_admin(actor, "changing configuration items")
         ci = ci_by_name(session, name)
         before = {"ci_class": ci.ci_class, "criticality": ci.criticality}
         before["maintenance"] = _maintenance_label(ci)
@@ -508,7 +509,7 @@ def set_escalation_group(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "changing groups")
+        require_admin(actor, "changing groups")
         target_group = group_by_name(session, group)
         target = group_by_name(session, escalates_to) if escalates_to else None
         if target is not None and target.id == target_group.id:
@@ -542,7 +543,7 @@ def add_group_member(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "changing group membership")
+        require_admin(actor, "changing group membership")
         target_group = group_by_name(session, group)
         user = user_by_username(session, username)
         assert user.id is not None and target_group.id is not None

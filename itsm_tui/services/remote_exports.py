@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlmodel import Session
 
 from itsm_tui.config import data_dir
-from itsm_tui.domain.enums import Role
 from itsm_tui.services.actors import reload_actor
-from itsm_tui.services.errors import PermissionDenied, ValidationFailed
+from itsm_tui.services.directory import USERNAME_PATTERN, require_admin
+from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.private_files import PRIVATE_DIR_MODE, create_new
 from itsm_tui.services.records import Record
 from itsm_tui.store.models import User
@@ -42,8 +42,6 @@ def exports_root() -> Path:
 def user_export_dir(username: str) -> Path:
     """The acting user's folder. Usernames are validated on creation (`directory`); one that
     could name another folder ("..", "a/b") from an older database is refused anyway."""
-    from itsm_tui.services.directory import USERNAME_PATTERN
-
     if not USERNAME_PATTERN.fullmatch(username):
         raise ValidationFailed(f"cannot export for the user name {username!r}")
     return exports_root() / username
@@ -98,11 +96,7 @@ class ExportFile(Record):
 def list_exports(session: Session, actor: User) -> list[ExportFile]:
     """Every remote export on this server, by user then name. Admins only, as they are now
     (not when the command started): the files hold whatever the exporting user could see."""
-    actor = reload_actor(session, actor)
-    if actor.role != Role.ADMIN.value:
-        raise PermissionDenied(
-            f"listing exports needs the admin role; '{actor.username}' is {actor.role}"
-        )
+    require_admin(reload_actor(session, actor), "listing exports")
     root = exports_root()
     if not root.is_dir():
         return []

@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from itsm_tui.clock import Clock
 from itsm_tui.domain.calendar import WEEKDAYS, CalendarError, WorkInterval
-from itsm_tui.domain.enums import HoldReason, IncidentState, RecordType, Role
+from itsm_tui.domain.enums import HoldReason, IncidentState, RecordType
 from itsm_tui.domain.sla import DEFAULT_WARNINGS
 from itsm_tui.domain.sla_policy import (
     DEFAULT_ACTIONS,
@@ -43,8 +43,8 @@ from itsm_tui.domain.sla_policy import (
     check_reachable,
 )
 from itsm_tui.services.actors import reload_actor
-from itsm_tui.services.directory import service_by_name
-from itsm_tui.services.errors import NotFound, PermissionDenied, ValidationFailed
+from itsm_tui.services.directory import require_admin, service_by_name
+from itsm_tui.services.errors import NotFound, ValidationFailed
 from itsm_tui.services.history import record_write
 from itsm_tui.services.records import Record
 from itsm_tui.services.slas import calendar_of, policy_row, policy_spec, resync_open_incidents
@@ -439,7 +439,7 @@ def add_calendar(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "adding calendars")
+        require_admin(actor, "adding calendars")
         if _find_calendar(session, data.name) is not None:
             raise ValidationFailed(f"calendar '{data.name}' already exists")
         country, subdivision = _holiday_spec(data.holidays)
@@ -476,7 +476,7 @@ def update_calendar(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "changing calendars")
+        require_admin(actor, "changing calendars")
         if changes.empty:
             raise ValidationFailed(
                 "nothing to change: give a zone, hours, always_on, holidays or extra dates"
@@ -660,7 +660,7 @@ def add_policy(session: Session, actor: User, clock: Clock, data: PolicyInput) -
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "adding SLA policies")
+        require_admin(actor, "adding SLA policies")
         _lock_policies(session)
         if _find_policy(session, data.name) is not None:
             raise ValidationFailed(f"SLA policy '{data.name}' already exists")
@@ -710,7 +710,7 @@ def update_policy(
     now = clock.now()
     with transaction(session):
         actor = reload_actor(session, actor)
-        _require_admin(actor, "changing SLA policies")
+        require_admin(actor, "changing SLA policies")
         if changes.empty:
             raise ValidationFailed(
                 "nothing to change: give a response or resolution target, a calendar, "
@@ -897,11 +897,3 @@ def _policy_row(session: Session, name: str) -> SlaPolicyRow:
     if row is None:
         raise NotFound(f"no SLA policy '{name}'; list policies with: itsm sla policy list")
     return row
-
-
-# ---------------------------------------------------------------------------- permissions
-
-
-def _require_admin(actor: User, what: str) -> None:
-    if Role(actor.role) is not Role.ADMIN:
-        raise PermissionDenied(f"{what} needs the admin role; '{actor.username}' is {actor.role}")

@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlmodel import Session
 
 from itsm_tui.clock import Clock
-from itsm_tui.domain.enums import Role
 from itsm_tui.services.actors import reload_actor
-from itsm_tui.services.errors import PermissionDenied, ValidationFailed
+from itsm_tui.services.directory import require_admin
+from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.transfer_check import check
 from itsm_tui.services.transfer_mapping import Mapping
 from itsm_tui.services.transfer_read import (
@@ -94,7 +94,7 @@ def import_data(
 ) -> ImportReport:
     """Import the file's bytes (`source` names it in messages). `kind` says what a CSV file
     holds when its header alone cannot (`name,description` fits groups and services)."""
-    _require_admin(reload_actor(session, actor))
+    require_admin(reload_actor(session, actor), "importing")
     text, issues = decode(data)
     if text is None:
         raise ImportRefused(source, issues)
@@ -109,7 +109,7 @@ def import_data(
     try:
         with transaction(session):
             actor = reload_actor(session, actor)
-            _require_admin(actor)
+            require_admin(actor, "importing")
             checked = check(session, parsed.rows)
             issues = sorted([*parsed.issues, *checked.issues], key=lambda i: i.line or 0)
             if issues:
@@ -133,10 +133,3 @@ def _check_kind(kind: str | None, fmt: str, mapping: Mapping | None) -> None:
         raise ValidationFailed("--kind applies to CSV files only (a JSON export names its kinds)")
     if mapping is not None and mapping.kind != kind:
         raise ValidationFailed(f"--kind {kind} disagrees with the mapping's kind {mapping.kind}")
-
-
-def _require_admin(actor: User) -> None:
-    if actor.role != Role.ADMIN.value:
-        raise PermissionDenied(
-            f"importing needs the admin role; '{actor.username}' is {actor.role}"
-        )

@@ -3,9 +3,10 @@ their role, groups, display name and email (admins only).
 
 Each change is one transaction: the user row, one audit entry per field that changed (the
 fields `itsm user add` and `itsm import` audit: `active`, `role`, `groups`, ...) and one feed
-event on the user record. The feed event is what ends a deactivated user's open
-`itsm serve ssh` sessions within seconds (remote/ssh_access.py watches it); their other open
-desks lose every right at their next write, which re-reads the actor (services/actors.py).
+event on the user record. The feed event is what ends a deactivated user's open desks within
+seconds: `itsm serve ssh` sessions (remote/ssh_access.py watches it) and every other desk,
+which re-reads its own user on such an event (`actors.still_active`); every write re-reads
+its actor anyway (services/actors.py).
 
 The desk must never lose its last active admin (nobody could then add, fix or reactivate
 anyone), so deactivating yourself and demoting or deactivating the last active admin are
@@ -27,9 +28,9 @@ from itsm_tui.clock import Clock
 from itsm_tui.domain.enums import RecordType, Role
 from itsm_tui.services.actors import reload_actor
 from itsm_tui.services.directory import (
-    _require_admin,
     group_by_name,
     normalise_username,
+    require_admin,
     user_record,
 )
 from itsm_tui.services.errors import NotFound, ValidationFailed
@@ -148,7 +149,7 @@ def _admin_and_target(session: Session, actor: User, what: str, username: str) -
     target (so a non-admin learns nothing about which usernames exist)."""
     lock_write_order(session)
     actor = reload_actor(session, actor)
-    _require_admin(actor, what)
+    require_admin(actor, what)
     user = session.exec(_TARGET, params={"name": normalise_username(username)}).first()
     if user is None:
         raise NotFound(f"no user '{username}'; list users with: itsm user list")
