@@ -44,7 +44,7 @@ def register(commands: Any, command: Command) -> None:
         choices=["list"],
         help="list: the files remote desk users exported on this server (admins only)",
     )
-    sub.add_argument("--format", choices=FORMATS, default="json")
+    sub.add_argument("--format", choices=FORMATS, help="default: json")
     sub.add_argument(
         "--what",
         metavar="KINDS",
@@ -85,10 +85,11 @@ def cmd_export(ctx: Context) -> int:
     a = ctx.args
     if a.action == "list":
         return cmd_export_list(ctx)
+    fmt = a.format or "json"
     kinds = transfer_export.parse_kinds(a.what)
-    transfer_export.check_format(kinds, a.format)  # before reading anything
+    transfer_export.check_format(kinds, fmt)  # before reading anything
     rows = transfer_export.export_rows(ctx.session, ctx.actor, kinds)
-    text = transfer_export.render(rows, a.format)
+    text = transfer_export.render(rows, fmt)
     counts = {kind: len(items) for kind, items in rows.items()}
     if a.output is None:
         sys.stdout.write(text)
@@ -101,7 +102,7 @@ def cmd_export(ctx: Context) -> int:
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     ctx.emit(
         f"Exported {summary} to {printable(a.output)}.",
-        {"output": a.output, "format": a.format, "counts": counts},
+        {"output": a.output, "format": fmt, "counts": counts},
     )
     return EXIT_OK
 
@@ -111,6 +112,12 @@ def cmd_export_list(ctx: Context) -> int:
     from itsm_tui.output import table, when
     from itsm_tui.services import remote_exports
 
+    a = ctx.args
+    given = [flag for flag, value in (("--format", a.format), ("--what", a.what)) if value]
+    if a.output is not None:
+        given.append("--output")
+    if given:  # they shape an export; a listing would ignore them and write no file
+        raise ValidationFailed(f"{', '.join(given)}: not for `itsm export list`, which only lists")
     found = remote_exports.list_exports(ctx.session, ctx.actor)
     rows = [[f.user, f.name, str(f.bytes), when(f.modified_at), f.path] for f in found]
     human = (

@@ -261,6 +261,17 @@ def test_export_list_shows_remote_exports_to_admins_only_and_export_is_unchanged
     assert wal.code == 2 and "live database" in wal.err
 
 
+def test_export_list_refuses_the_export_flags_it_would_ignore(cli: Cli, tmp_path: Path) -> None:
+    """`itsm export list -o FILE` wrote nothing and said nothing about it: a script expecting
+    the file learned nothing was made only when it went to read it."""
+    out = tmp_path / "list.json"
+    for flags in (["--output", str(out)], ["--format", "csv"], ["--what", "users"]):
+        refused = cli.run("export", "list", *flags)
+        assert refused.code == 2, flags
+        assert flags[0] in refused.err and "export list" in refused.err
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------------- point 5
 
 
