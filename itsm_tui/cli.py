@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--desk-role",
         default="itsm_desk",
         metavar="ROLE",
-        help="PostgreSQL: the desk role the printed GRANTs name (docs/audit.md)",
+        help="PostgreSQL: the desk role the printed GRANTs name (default %(default)s; "
+        "docs/audit.md)",
     )
     demo = command(commands, "demo", cmd_demo, "load the demo dataset and open the desk")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
@@ -216,15 +217,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--display-name", metavar="TEXT")
     sub.add_argument("--email")
     command(user, "list", cmd_user_list, "list users")
-    sub = command(user, "deactivate", cmd_user_deactivate, "switch a user off (admin)")
+    sub = command(
+        user,
+        "deactivate",
+        cmd_user_deactivate,
+        "switch a user off (admin): no login, no write; their open desks and SSH sessions end",
+    )
     sub.add_argument("name")
-    sub = command(user, "activate", cmd_user_activate, "switch a deactivated user on (admin)")
+    sub = command(
+        user,
+        "activate",
+        cmd_user_activate,
+        "switch a deactivated user back on, with the role and groups they had (admin)",
+    )
     sub.add_argument("name")
-    sub = command(user, "update", cmd_user_update, "change a user's role, groups, name, email")
+    sub = command(
+        user,
+        "update",
+        cmd_user_update,
+        "change a user's role, groups, display name or email (admin); other fields stay",
+    )
     sub.add_argument("name")
     sub.add_argument("--role", choices=[r.value for r in Role])
     groups = sub.add_mutually_exclusive_group()
-    groups.add_argument("--group", action="append", metavar="G", help="replaces the groups")
+    groups.add_argument(
+        "--group",
+        action="append",
+        metavar="G",
+        help="repeatable; the user's groups become exactly these",
+    )
     groups.add_argument("--no-groups", action="store_true", help="take out of every group")
     sub.add_argument("--display-name", metavar="TEXT")
     sub.add_argument("--email", help="an empty value clears it")
