@@ -24,10 +24,10 @@ import pytest
 
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import config_dir
-from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.services import backup, desk_reports, remote_exports
 from itsm_tui.services.desk_reports import DeskReport, ExportFormat
 from itsm_tui.services.errors import ValidationFailed
+from itsm_tui.session_kind import REMOTE_ENV
 from itsm_tui.store.database import open_database
 from tests.cli_helpers import Cli, built_desk, copy_database
 from tests.conftest import T0

@@ -25,8 +25,8 @@ from rich.cells import cell_len
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.config import DATABASE_ENV, Settings, resolve_settings
-from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.remote.web import desk_command
+from itsm_tui.session_kind import REMOTE_ENV
 from itsm_tui.store.database import sqlite_file
 from tests.serve_helpers import children_of, wait_until_ready
 from tests.tui_helpers import seeded_desk

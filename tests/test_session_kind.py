@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from itsm_tui.remote.session_kind import REMOTE_ENV, is_remote, remote_kind
+from itsm_tui.session_kind import REMOTE_ENV, is_remote, remote_kind
 
 
 @pytest.mark.parametrize(

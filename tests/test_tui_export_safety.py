@@ -15,9 +15,9 @@ from textual.widgets import Input
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
 from itsm_tui.first_run import FirstRunApp
-from itsm_tui.remote.session_kind import REMOTE_ENV
 from itsm_tui.screens.report_dialogs import ExportDialog
 from itsm_tui.screens.reports import ReportsScreen
+from itsm_tui.session_kind import REMOTE_ENV
 from tests.conftest import T0, Desk
 from tests.tui_helpers import app_for, palette_highlight, settle, until
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from itsm_tui.remote import session_kind
+from itsm_tui import session_kind
 
 ReturnType = TypeVar("ReturnType")
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-# A desk's memory grows with its screen: a 4000x4000 window gave a 250 MB desk process,
-# 500x200 (wider than two 4K monitors' worth of 8-pixel columns) costs a few MB.
-MAX_COLUMNS = 500
-MAX_ROWS = 200
+from itsm_tui.remote.screen_limits import MAX_COLUMNS, MAX_ROWS
+
 DEFAULT_COLUMNS, DEFAULT_ROWS = 80, 24
 
 

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import asyncssh
 
+from itsm_tui import session_kind
 from itsm_tui.clock import Clock
 from itsm_tui.config import DATABASE_ENV
-from itsm_tui.remote import ready, session_kind, ssh_access
+from itsm_tui.remote import ready, ssh_access
 from itsm_tui.remote.keys import load_or_create_host_key
 from itsm_tui.remote.pty_session import PtyChild
 from itsm_tui.remote.ssh_access import Login, Revoked

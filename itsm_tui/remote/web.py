@@ -20,7 +20,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from itsm_tui.remote import ready, session_kind
+from itsm_tui import session_kind
+from itsm_tui.remote import ready
 
 if TYPE_CHECKING:  # `itsm --help` loads this module (its defaults): no SQLAlchemy, no pydantic
     from itsm_tui.config import Settings

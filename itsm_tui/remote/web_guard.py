@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-MAX_COLUMNS = 500  # a 4K screen at a 6-pixel font is ~640 columns: 500 is generous and bounded
-MAX_ROWS = 200
+from itsm_tui.remote.screen_limits import MAX_COLUMNS, MAX_ROWS
+
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}

@@ -27,9 +27,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, RadioButton, RadioSet
 from textual.widgets.option_list import Option
 
+from itsm_tui import session_kind
 from itsm_tui.clock import Clock
 from itsm_tui.display import user_text
-from itsm_tui.remote import session_kind
 from itsm_tui.screens.change_dialogs import Call, ServiceCallDialog
 from itsm_tui.screens.context import desk
 from itsm_tui.services import desk_reports

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from itsm_tui.remote import session_kind
+from itsm_tui import session_kind
 from itsm_tui.screens.base import DeskScreen
 from itsm_tui.screens.context import FeedBatch, desk
 from itsm_tui.screens.report_dialogs import DrillDownDialog, ExportDialog

@@ -40,12 +40,12 @@ import platformdirs
 from pydantic import Field
 from sqlmodel import Session, col, select
 
+from itsm_tui import session_kind
 from itsm_tui.config import APP_NAME, data_dir
 from itsm_tui.display import printable
 from itsm_tui.domain.enums import ChangeOutcome, ChangeState, IncidentState, ProblemState
 from itsm_tui.domain.problem_workflow import SUCCESSFUL_OUTCOMES
 from itsm_tui.domain.sla import SlaStage
-from itsm_tui.remote import session_kind
 from itsm_tui.services import private_files, protected_paths, remote_exports, reports
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.services.records import Record
