@@ -15,11 +15,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from itsm_tui.display import printable
 from itsm_tui.remote.remote_safe_app import RemoteSafeApp
+from itsm_tui.widgets.desk_footer import DeskFooter
 
 
 class FirstRunChoice(StrEnum):
@@ -72,7 +73,7 @@ class FirstRunApp(RemoteSafeApp[FirstRunChoice | None]):
         with Vertical(id="first-run"):
             yield Static(message, id="first-run-message")
             yield OptionList(*options, id="first-run-choices")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

@@ -365,6 +365,20 @@ def test_list_filters(queue: Cli, filters: list[str], expected: list[str]) -> No
     assert numbers(result.json()) == expected
 
 
+def test_one_process_running_many_commands_carries_no_flag_into_the_next(queue: Cli) -> None:
+    """`main` reuses one parser per process: repeated flags given to one command (appended
+    lists) and values given once are never seen by the next command, which lists all."""
+    for filters in (["--state", "on_hold", "--state", "resolved"], ["--group", "Network"]):
+        assert queue.run("incident", "list", *filters, "--json").code == 0
+        assert numbers(queue.json("incident", "list")) == ["5", "4", "3", "2", "1"]
+    assert numbers(queue.json("incident", "list", "--priority", "1")) == ["1"]
+    assert numbers(queue.json("incident", "list", "--priority", "2")) == ["4"]
+    queue.ok("user", "add", "dave", "--role", "agent", "--group", "Network", "--group", "Security")
+    queue.ok("user", "add", "erin", "--role", "agent")
+    groups = {u["username"]: u["groups"] for u in queue.json("user", "list")}
+    assert (groups["dave"], groups["erin"]) == (["Network", "Security"], [])
+
+
 def test_a_list_cut_at_the_limit_says_so_on_stderr_only(queue: Cli) -> None:
     cut = queue.run("incident", "list", "--limit", "2", "--json")
     assert len(cut.json()) == 2

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from textual.widgets import Input, OptionList, Static, TextArea
+from textual.widgets import Footer, Input, OptionList, Static, TextArea
+from textual.widgets._footer import FooterKey
 
 from itsm_tui.app import ITSMApp
 from itsm_tui.clock import FixedClock
@@ -31,7 +32,7 @@ from itsm_tui.store.database import Database
 from itsm_tui.widgets.problem_board import ProblemBoard
 from tests.conftest import Desk
 from tests.test_snapshots_problems import seed_problems
-from tests.tui_helpers import app_for, create, seeded_desk, settle
+from tests.tui_helpers import app_for, create, seeded_desk, settle, until
 
 
 @pytest.fixture
@@ -282,3 +283,34 @@ async def test_detail_links_resolves_and_edits(
         await settle(pilot)
         assert isinstance(app.screen, ChangeDetailScreen)
         assert fresh(desk, number).fix_change == app.screen.number
+
+
+async def test_the_footer_shows_the_keys_of_the_column_and_is_kept_while_they_stay(
+    world: tuple[Database, Desk], sqlite_url: str
+) -> None:
+    """The footer is rebuilt when the keys change (a candidate offers p, not m) and kept
+    as it is (the same key widgets) when the bindings are refreshed with nothing changed."""
+    _database, desk = world
+    seed_problems(desk)
+    app = app_for(sqlite_url, desk.clock, "alice")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        footer = app.screen.query_one(Footer)
+
+        def keys() -> set[str]:
+            return {key.key for key in footer.query(FooterKey)}
+
+        await until(pilot, lambda: "m" in keys(), "the board's keys in the footer")
+        assert "p" not in keys()
+        shown = list(footer.query(FooterKey))
+        app.screen.refresh_bindings()  # as a focus move or a reload does, with nothing new
+        await settle(pilot)
+        assert [id(key) for key in footer.query(FooterKey)] == [id(key) for key in shown]
+
+        for _ in board(app).columns:
+            if cursor(app)[0] == "candidates":
+                break
+            await pilot.press("right")
+        assert cursor(app)[0] == "candidates"
+        await until(pilot, lambda: "p" in keys() and "m" not in keys(), "the candidate's keys")

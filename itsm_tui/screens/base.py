@@ -10,11 +10,11 @@ from typing import ClassVar, Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from itsm_tui import low_bandwidth
 from itsm_tui.screens.context import desk
 from itsm_tui.store.models import User
+from itsm_tui.widgets.desk_footer import DeskFooter
 from itsm_tui.widgets.desk_header import DeskHeader
 from itsm_tui.widgets.major_banner import MajorBanner
 from itsm_tui.workers.feed_health import LinkStatus
@@ -35,7 +35,7 @@ class DeskScreen(Screen[ResultT], Generic[ResultT]):
         )
         yield MajorBanner(app.database)  # shown only while a major incident is open
         yield from self.compose_body()
-        yield Footer()
+        yield DeskFooter()
 
     @property
     def section(self) -> str:

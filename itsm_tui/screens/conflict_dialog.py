@@ -19,9 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from itsm_tui.display import user_text
+from itsm_tui.widgets.desk_footer import DeskFooter
 
 
 class ConflictResolution(StrEnum):
@@ -85,7 +86,7 @@ class ConflictDialog(ModalScreen[ConflictResolution]):
                 yield Button("Reload and reapply (r)", id="conflict-reload", variant="primary")
                 yield Button("Keep mine as a work note (n)", id="conflict-note")
                 yield Button("Back to my edit (b)", id="conflict-back")
-        yield Footer()
+        yield DeskFooter()
 
     def _table(self) -> Table | Text:
         """Every cell is a `Text` built by `user_text`: both sides hold typed data."""

@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from itsm_tui.display import printable, user_text
@@ -47,6 +47,7 @@ from itsm_tui.services.records import (
     UserRecord,
 )
 from itsm_tui.services.validation import Title
+from itsm_tui.widgets.desk_footer import DeskFooter
 from itsm_tui.widgets.known_errors import KnownErrorPanel
 
 LEVELS: tuple[tuple[int, str], ...] = ((1, "high"), (2, "medium"), (3, "low"))
@@ -249,7 +250,7 @@ class DiscardChangesDialog(ModalScreen[bool]):
             with Horizontal(id="discard-buttons"):
                 yield Button("Keep editing (k)", id="discard-keep", variant="primary")
                 yield Button("Discard (d)", id="discard-discard", variant="error")
-        yield Footer()
+        yield DeskFooter()
 
     def action_discard(self) -> None:
         self.dismiss(True)
