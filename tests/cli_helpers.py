@@ -141,6 +141,15 @@ def built_desk(factory: pytest.TempPathFactory, name: str, *more: list[str]) -> 
     return folder / "desk.sqlite"
 
 
+def fresh_cli(
+    template: Path, url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """The CLI on a fresh copy of `template` (a `built_desk`), acting as root unless told."""
+    copy_database(template, url)
+    capsys.readouterr()
+    return Cli(url, clock, capsys)
+
+
 def copy_database(template: Path, url: str) -> None:
     target = Path(url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -26,6 +27,9 @@ from itsm_tui.services.validation import validate
 from itsm_tui.store.database import Database, open_database
 from itsm_tui.store.models import User
 from tests.pg_pool import PostgresPool
+
+if TYPE_CHECKING:
+    from tests.cli_helpers import Cli
 
 POSTGRES_ENV = "ITSM_TEST_POSTGRES_URL"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -334,3 +338,22 @@ def desk(session: Session, clock: FixedClock) -> Desk:
     if directory.find_user(session, "sue") is not None:
         return desk_of(session, clock)
     return seed_directory(session, clock)
+
+
+@pytest.fixture(scope="session")
+def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded CLI desk, built once per test process (`cli` copies it for each test)."""
+    from tests.cli_helpers import built_desk
+
+    return built_desk(tmp_path_factory, "desk")
+
+
+@pytest.fixture
+def cli(
+    desk_template: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """The CLI on a fresh copy of the seeded desk, acting as root unless told otherwise. Test
+    modules needing another desk define their own `cli` over their own template."""
+    from tests.cli_helpers import fresh_cli
+
+    return fresh_cli(desk_template, sqlite_url, clock, capsys)

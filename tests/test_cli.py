@@ -23,7 +23,7 @@ from itsm_tui import config
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
 from itsm_tui.services.demo_problems import story_incident_count
-from tests.cli_helpers import Cli, built_desk, copy_database, db_state
+from tests.cli_helpers import Cli, copy_database, db_state
 from tests.conftest import copy_of_built
 
 ESC = "\x1b"
@@ -41,21 +41,6 @@ INCIDENT_FIELDS = {
 }
 
 # ---------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_desk(tmp_path_factory, "desk")
-
-
-@pytest.fixture
-def cli(
-    desk_template: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
-) -> Cli:
-    """The CLI on a fresh copy of the seeded desk, acting as root unless told otherwise."""
-    copy_database(desk_template, sqlite_url)
-    capsys.readouterr()
-    return Cli(sqlite_url, clock, capsys)
 
 
 @pytest.fixture

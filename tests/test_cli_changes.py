@@ -16,7 +16,7 @@ import pytest
 
 from itsm_tui.cli import main
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, built_desk, fresh_cli, nothing_written
 
 START, END = "2026-03-10T22:00+00:00", "2026-03-11T02:00+00:00"
 FREEZE_START, FREEZE_END = "2026-03-09T00:00+00:00", "2026-03-16T00:00+00:00"
@@ -72,9 +72,7 @@ def change_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli(
     change_desk: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> Cli:
-    copy_database(change_desk, sqlite_url)
-    capsys.readouterr()
-    return Cli(sqlite_url, clock, capsys)
+    return fresh_cli(change_desk, sqlite_url, clock, capsys)
 
 
 def new_change(cli: Cli, *flags: str, user: str = "root", **values: str) -> dict[str, Any]:

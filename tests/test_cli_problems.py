@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, built_desk, fresh_cli, nothing_written
 
 PRB1, PRB2 = "PRB0000001", "PRB0000002"
 START, END = "2026-03-10T22:00+00:00", "2026-03-11T02:00+00:00"
@@ -37,9 +37,7 @@ def problem_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli(
     problem_desk: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> Cli:
-    copy_database(problem_desk, sqlite_url)
-    capsys.readouterr()
-    return Cli(sqlite_url, clock, capsys)
+    return fresh_cli(problem_desk, sqlite_url, clock, capsys)
 
 
 def new_problem(cli: Cli, *flags: str, user: str = "root", **values: str) -> dict[str, Any]:

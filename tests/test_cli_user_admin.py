@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, nothing_written
 
 Rows = list[tuple[Any, ...]]
-
-
-@pytest.fixture(scope="session")
-def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_desk(tmp_path_factory, "user-admin")
-
-
-@pytest.fixture
-def cli(
-    desk_template: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
-) -> Cli:
-    copy_database(desk_template, sqlite_url)
-    capsys.readouterr()
-    return Cli(sqlite_url, clock, capsys)
 
 
 def query(cli: Cli, sql: str, *params: object) -> Rows:

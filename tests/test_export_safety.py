@@ -29,7 +29,7 @@ from itsm_tui.services.desk_reports import DeskReport, ExportFormat
 from itsm_tui.services.errors import ValidationFailed
 from itsm_tui.session_kind import REMOTE_ENV
 from itsm_tui.store.database import open_database
-from tests.cli_helpers import Cli, built_desk, copy_database
+from tests.cli_helpers import Cli
 from tests.conftest import T0
 
 COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -47,20 +47,6 @@ def permissive_umask() -> Iterator[None]:
         yield
     finally:
         os.umask(before)
-
-
-@pytest.fixture(scope="session")
-def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_desk(tmp_path_factory, "desk")
-
-
-@pytest.fixture
-def cli(
-    desk_template: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
-) -> Cli:
-    copy_database(desk_template, sqlite_url)
-    capsys.readouterr()
-    return Cli(sqlite_url, clock, capsys)
 
 
 def _report() -> DeskReport:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from itsm_tui.clock import FixedClock
-from tests.cli_helpers import Cli, built_desk, copy_database, nothing_written
+from tests.cli_helpers import Cli, built_desk, fresh_cli, nothing_written
 from tests.test_transfer import readme_csv_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +36,7 @@ def transfer_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli(
     transfer_desk: Path, sqlite_url: str, clock: FixedClock, capsys: pytest.CaptureFixture[str]
 ) -> Cli:
-    copy_database(transfer_desk, sqlite_url)
-    capsys.readouterr()
-    return Cli(sqlite_url, clock, capsys)
+    return fresh_cli(transfer_desk, sqlite_url, clock, capsys)
 
 
 def test_export_to_stdout_and_file_then_import_into_an_empty_desk(
